@@ -1,0 +1,3 @@
+from mgw.cli import main
+
+raise SystemExit(main())

