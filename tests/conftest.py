@@ -1,0 +1,30 @@
+"""Shared fixtures. Real-data tests use `real_data_dir`: skipped outside CI when the data is absent,
+a hard failure in CI (CI=true), where the shared data must be present."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from mgw.config import data_dir
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def real_data_dir() -> Path:
+    d = data_dir()
+    if not (d / "catalogs" / "netflix_titles.csv").exists():
+        msg = (f"real data not found under {d} (set MGW_DATA_DIR to the folder holding catalogs/ and "
+               f"movielens/, see README 'Data')")
+        if IN_CI:
+            pytest.fail("CI=true but " + msg)
+        pytest.skip(msg)
+    return d
+
+
+@pytest.fixture(autouse=True)
+def _pin_threads(monkeypatch):
+    """Tests run with the same thread budget as CI (2 cores)."""
+    monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "2"))
