@@ -115,13 +115,26 @@ class BenchParams(Section):
 
 
 class TuneParams(Section):
-    trials: int = Field(24, ge=1)
+    trials: int = Field(24, ge=0)  # trials this process adds (0: only summarize the existing study)
     recall_target: float = Field(0.95, gt=0, le=1)
     backends: list[str] = ["hnswlib", "faiss-hnsw-flat", "faiss-hnsw-sq8"]
     storage: str | None = None  # None → sqlite:///reports/optuna/<study>.db
     study: str = "hnsw"
     sampler: Literal["tpe", "nsga2"] = "nsga2"
     apply: bool = False
+    # categorical choices per HNSW parameter; discrete M/efConstruction let one build serve many efSearch trials
+    space: dict[str, list[int]] = {"M": [8, 12, 16, 24, 32, 48], "efConstruction": [40, 80, 120, 200, 400],
+                                   "efSearch": [10, 16, 24, 32, 48, 64, 100, 160, 256]}
+    embeddings: str | None = "data/processed/embeddings.npy"  # None → seeded synthetic vectors
+    queries: int = Field(1000, ge=10)  # held-out queries (seeded split), ground truth by exact search
+    k: int = Field(10, ge=1)
+    threads: int = Field(2, ge=1)  # build and search threads (pinned)
+    runs: int = Field(3, ge=1)  # timed runs per trial (best of)
+    confirm_runs: int = Field(5, ge=1)  # interleaved re-measurements of chosen vs seed default
+    spread_builds: int = Field(3, ge=0)  # fresh multi-threaded builds of the chosen config
+    population: int = Field(8, ge=2)  # NSGA-II population / TPE startup trials
+    max_cached_builds: int = Field(8, ge=1)
+    memory_objective: bool = False  # add bytes/vector (minimize) as a third objective
 
 
 # --------------------------------------------------------------------------- rerank & A/B
@@ -142,6 +155,16 @@ class GnnParams(Section):
     item_knn: int = Field(10, ge=0)
     patience: int = Field(4, ge=1)
     threads: int = Field(2, ge=1)
+    holdout_frac: float = Field(0.2, gt=0, lt=1)  # share of a batch's edges held out as supervision
+    val_frac: float = Field(0.1, ge=0, lt=1)  # per-user temporal split
+    test_frac: float = Field(0.2, gt=0, lt=1)
+    catalog_dir: str = "data/processed"  # catalog.parquet + embeddings.npy + embedding_ids.json
+    lightgcn_epochs: int = Field(60, ge=1)
+    lightgcn_dim: int = Field(64, ge=1)
+    transfer_genres: list[str] = ["comedy"]  # held out of training for the transfer experiment ([] = skip)
+    bootstrap: int = Field(1000, ge=100)
+    latency_queries: int = Field(500, ge=10)
+    registry_dir: str = "models/reranker"
 
 
 class AbtestParams(Section):
@@ -154,6 +177,19 @@ class AbtestParams(Section):
     power: float = Field(0.8, gt=0, lt=1)
     salt: str = "mgw-ab-v1"
     rollout: dict[str, float] = {"gnnReranking": 0.5}
+    primary_metric: Literal["ndcg@10", "recall@10", "mrr@10", "hitrate@10"] = "ndcg@10"
+    test: Literal["t", "wilcoxon"] = "t"  # which p-value goes into Holm and the decision
+    min_users: int = Field(30, ge=2)  # fewer paired users → "inconclusive"
+    feature: str = "gnnReranking"  # the rollout flag that splits users in the online simulation
+    sessions: int = Field(5, ge=1)  # simulated sessions per user
+    pbm_eta: float = Field(1.0, ge=0)  # position-based click model: P(examine rank r) = 1/r^eta
+    attract_relevant: float = Field(0.9, ge=0, le=1)  # P(click | examined, held-out item)
+    attract_irrelevant: float = Field(0.05, ge=0, le=1)
+    online_mde: float = Field(0.02, gt=0)  # minimum detectable CTR difference (absolute)
+    online_lift: float = Field(0.15, gt=0)  # planted relative click-probability lift for the online power check
+    calibration_bootstrap: int = Field(300, ge=0)  # bootstrap resamples per A/A run (0 = skip bootstrap FPR)
+    source: Literal["auto", "synthetic"] = "auto"  # auto: reranker's per-user metrics; synthetic: seeded toy world
+    synthetic_users: int = Field(600, ge=10)
 
 
 # --------------------------------------------------------------------------- hypergraph, search
@@ -185,14 +221,28 @@ class CacheLevelParams(Section):
     ttl: float = Field(15, gt=0)  # seconds
     maxSize: int = Field(100, ge=1)
     url: str | None = None  # only for L2: redis://127.0.0.1:6379/0
+    maxBytes: int = Field(64 << 20, ge=1)  # byte budget that defines memory pressure (seed §2.4.3)
 
 
 class CacheParams(Section):
     L1: CacheLevelParams = CacheLevelParams(ttl=15, maxSize=100)
-    L2: CacheLevelParams = CacheLevelParams(ttl=300, maxSize=10_000)
+    L2: CacheLevelParams = CacheLevelParams(ttl=300, maxSize=10_000, maxBytes=256 << 20)
+    semantic: bool = True  # free text may match an earlier text of the same facets by embedding
     semantic_threshold: float = Field(0.95, gt=0, le=1)
     on_l2_error: Literal["fallback", "fail"] = "fallback"
+    l2_retry_s: float = Field(5.0, gt=0)  # after an L2 failure, L1+L3 only for this long
     strategy: Literal["aggressive", "balanced", "optimal"] = "balanced"
+    ttl_classes: dict[str, float] = {"search": 15.0, "pattern": 30.0, "stats": 60.0}  # seed §2.1.3, L1 TTL
+    refresh_ahead: float = Field(0.2, ge=0, lt=1)  # refresh an entry in its last 20% of TTL
+    rollout_fraction: float = Field(0.1, ge=0, le=1)  # model update: share of users moved first
+    autotune_interval_s: float = Field(60.0, gt=0)
+    sim_requests: int = Field(100_000, ge=100)  # requests per simulated workload
+    sim_items: int = Field(20_000, ge=10)  # distinct query intents (Zipf)
+    sim_alphas: list[float] = [0.6, 0.8, 1.0, 1.2, 1.4]
+    sim_sizes: list[int] = [10, 30, 100, 300, 1000, 3000, 10000]
+    sim_variants: int = Field(3, ge=1)  # phrasings per intent (what the semantic layer can merge)
+    sim_qps: float = Field(50.0, gt=0)  # arrival rate that maps requests onto TTLs
+    bench_queries: int = Field(200, ge=10)
 
 
 class SimParams(Section):
