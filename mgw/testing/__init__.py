@@ -1,0 +1,1 @@
+"""Reusable test suites (contract tests other areas can run against their own implementations)."""
