@@ -1,0 +1,130 @@
+"""Inference with precomputed node states: item representations are computed once from the trained graph;
+a user is (re)computed from its history in one small bipartite pass, and reranking 100 candidates is a
+gather and a dot product."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from mgw.errors import DataError, DimensionError, UnknownIdError
+from mgw.rerank.dataset import History, Phase
+from mgw.rerank.graph import Graph
+from mgw.rerank.model import GATReranker
+
+
+@dataclass
+class NodeCache:
+    item_x: torch.Tensor  # [I, d] input embeddings
+    item_h1: torch.Tensor  # [I, H] layer-1 states
+    item_h: torch.Tensor  # [I, H] final representations
+
+
+@torch.no_grad()
+def node_cache(model: GATReranker, graph: Graph) -> NodeCache:
+    model.eval()
+    x = torch.cat([graph.user_features(), graph.item_emb])
+    h1, h = model(x, graph.edge_index())
+    U = graph.n_users
+    return NodeCache(graph.item_emb, h1[U:].contiguous(), h[U:].contiguous())
+
+
+@torch.no_grad()
+def user_states(model: GATReranker, cache: NodeCache, histories: list[History], pref: np.ndarray,
+                chunk: int = 1024) -> torch.Tensor:
+    """Final representations [B, H] of users from their histories (positive items are their neighbours)."""
+    model.eval()
+    out = []
+    for s in range(0, len(histories), chunk):
+        hs = histories[s:s + chunk]
+        items = [torch.from_numpy(h.positive_items) for h in hs]
+        users = [torch.full((len(t),), k, dtype=torch.long) for k, t in enumerate(items)]
+        out.append(model.user_from_history(torch.from_numpy(pref[s:s + chunk]).float(), cache.item_x,
+                                           cache.item_h1, torch.cat(items).long(), torch.cat(users)))
+    return torch.cat(out) if out else torch.zeros(0, model.hidden_dim)
+
+
+@torch.no_grad()
+def score_phase(model: GATReranker, cache: NodeCache, phase: Phase) -> np.ndarray:
+    hu = user_states(model, cache, phase.histories, phase.pref)
+    cand = torch.from_numpy(phase.cand)
+    return model.score(hu, cache.item_h[cand], torch.from_numpy(phase.cand_sim).float()).double().numpy()
+
+
+class Reranker:
+    """A trained GAT reranker ready to serve: `rerank(user or preference vector, candidate ids, scores)`.
+
+    Known users use their state from training time; `update_user` recomputes a user from new history.
+    A raw preference vector (a query, or a user the model has never seen) takes its 20 nearest items as
+    pseudo-history.
+    """
+
+    def __init__(self, model: GATReranker, item_ids: list[str], cache: NodeCache, user_ids: list[str],
+                 user_h: torch.Tensor, version: str | None = None):
+        self.model, self.version = model.eval(), version
+        self.item_ids = list(item_ids)
+        self.item_row = {e: i for i, e in enumerate(self.item_ids)}
+        self.cache = cache
+        self._item_h = cache.item_h.numpy()
+        self._item_x = cache.item_x.numpy()
+        self.user_row = {u: i for i, u in enumerate(user_ids)}
+        self._user_h = user_h.numpy().copy()
+        self._scale = 1.0 / math.sqrt(model.hidden_dim)
+        self._w = float(model.sim_weight.detach())
+
+    def _rows(self, ids) -> np.ndarray:
+        try:
+            return np.fromiter((self.item_row[i] for i in ids), dtype=np.int64, count=len(ids))
+        except KeyError as e:
+            raise UnknownIdError(f"candidate {e.args[0]!r} is not an item of reranker {self.version}") from None
+
+    def user_vector(self, user) -> np.ndarray:
+        if isinstance(user, str):
+            if user not in self.user_row:
+                raise UnknownIdError(f"user {user!r} unknown to reranker {self.version}; pass a preference "
+                                     f"vector or call update_user first")
+            return self._user_h[self.user_row[user]]
+        pref = np.asarray(user, dtype=np.float32).ravel()
+        if pref.shape[0] != self._item_x.shape[1]:
+            raise DimensionError(f"preference vector has {pref.shape[0]} dims, model expects {self._item_x.shape[1]}")
+        sims = self._item_x @ pref
+        near = np.argpartition(-sims, min(20, len(sims) - 1))[:20]
+        return self._state(pref, near)
+
+    def _state(self, pref: np.ndarray, items: np.ndarray) -> np.ndarray:
+        n = np.linalg.norm(pref)
+        if not np.isfinite(n) or n == 0:
+            raise DataError("preference vector is zero or not finite")
+        with torch.no_grad():
+            h = self.model.user_from_history(torch.from_numpy(pref / n).float()[None], self.cache.item_x,
+                                             self.cache.item_h1, torch.from_numpy(items).long(),
+                                             torch.zeros(len(items), dtype=torch.long))
+        return h[0].numpy()
+
+    def update_user(self, user_id: str, item_ids: list[str], weights: list[float]) -> None:
+        """Recompute a user's state from its (new) history without retraining (seed §4.3.2)."""
+        rows = self._rows(item_ids)
+        w = np.asarray(weights, dtype=np.float32)
+        if len(w) != len(rows):
+            raise DataError(f"{len(rows)} items but {len(w)} weights")
+        pref = w @ self._item_x[rows]
+        h = self._state(pref, np.unique(rows[w > 0]))
+        if user_id in self.user_row:
+            self._user_h[self.user_row[user_id]] = h
+        else:
+            self.user_row[user_id] = len(self._user_h)
+            self._user_h = np.vstack([self._user_h, h[None]])
+
+    def rerank(self, user, candidate_ids, candidate_scores, k: int | None = None) -> tuple[list[str], np.ndarray]:
+        """Candidates in personalised order (best first) with their reranker scores."""
+        rows = self._rows(list(candidate_ids))
+        sim = np.asarray(candidate_scores, dtype=np.float32)
+        if sim.shape != rows.shape:
+            raise DataError(f"{len(rows)} candidate ids but {sim.shape} scores")
+        hu = self.user_vector(user)
+        scores = (self._item_h[rows] @ hu) * self._scale + self._w * sim
+        order = np.argsort(-scores, kind="stable")[: k or len(rows)]
+        ids = list(candidate_ids)
+        return [ids[j] for j in order], scores[order]

@@ -1,0 +1,204 @@
+"""Versioned reranker weights (seed §2.3.3): `models/reranker/<semver>/` plus `aliases.json`.
+
+A version directory holds weights.safetensors (model state dict), cache.safetensors (precomputed item and
+user states), items.json, users.json, config.json, metrics.json, lineage.json (parent, data hash, params
+hash, git commit, time), history.json (training curve) and checksums.json (sha256 of every other file).
+Loading verifies every checksum and reads tensors with safetensors only (no pickle).
+
+Version bump rules (`next_version`): a different architecture (class, dims, heads, layers) → major,
+because old weights no longer load; different training data or parameters → minor; same architecture,
+data and params (a re-run, a code fix) → patch. The first version is 1.0.0.
+Aliases (`production`, `candidate`) keep a stack, so `rollback` returns to the previous version.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from mgw.errors import CorruptFileError, DataError, UnknownIdError
+from mgw.reporting import write_json_atomic
+
+SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+ALIASES = ("production", "candidate")
+ARCH_KEYS = ("class", "input_dim", "hidden_dim", "heads", "layers", "conv")
+JSON_FILES = ("items", "users", "config", "metrics", "lineage", "history")
+
+
+def parse_semver(v: str) -> tuple[int, int, int]:
+    m = SEMVER.match(v)
+    if not m:
+        raise DataError(f"{v!r} is not a semantic version (MAJOR.MINOR.PATCH)")
+    return tuple(int(x) for x in m.groups())  # type: ignore[return-value]
+
+
+def next_version(parent: dict | None, config: dict, data_hash: str, params_hash: str) -> str:
+    """Apply the bump rules against the parent's config and lineage (None → 1.0.0)."""
+    if parent is None:
+        return "1.0.0"
+    major, minor, patch = parse_semver(parent["version"])
+    if any(parent["config"].get(k) != config.get(k) for k in ARCH_KEYS):
+        return f"{major + 1}.0.0"
+    lin = parent["lineage"]
+    if lin.get("data_hash") != data_hash or lin.get("params_hash") != params_hash:
+        return f"{major}.{minor + 1}.0"
+    return f"{major}.{minor}.{patch + 1}"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class Registry:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    # ------------------------------------------------------------------ reading
+    def versions(self) -> list[str]:
+        if not self.root.exists():
+            return []
+        vs = [p.name for p in self.root.iterdir() if p.is_dir() and SEMVER.match(p.name)]
+        return sorted(vs, key=parse_semver)
+
+    def _aliases(self) -> dict:
+        path = self.root / "aliases.json"
+        if not path.exists():
+            return {"stacks": {}, "log": []}
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise CorruptFileError(f"{path} is not valid JSON: {e}") from None
+
+    def aliases(self) -> dict[str, str]:
+        return {a: s[-1] for a, s in self._aliases()["stacks"].items() if s}
+
+    def resolve(self, ref: str) -> str:
+        """An alias or a version → a version present in the registry."""
+        ref = ref.removeprefix("reranker@")
+        aliases = self.aliases()
+        if ref in aliases:
+            ref = aliases[ref]
+        elif ref in ALIASES:
+            raise UnknownIdError(f"no reranker is marked {ref!r} in {self.root} (train one: mgw train)")
+        else:
+            parse_semver(ref)
+        if ref not in self.versions():
+            raise UnknownIdError(f"reranker version {ref} not in {self.root} (have: {', '.join(self.versions()) or 'none'})")
+        return ref
+
+    def verify(self, version: str) -> Path:
+        d = self.root / version
+        sums_path = d / "checksums.json"
+        if not sums_path.exists():
+            raise CorruptFileError(f"{sums_path} is missing; version {version} is incomplete")
+        sums = json.loads(sums_path.read_text())
+        for name, digest in sums.items():
+            p = d / name
+            if not p.exists():
+                raise CorruptFileError(f"reranker {version}: file {name} is missing")
+            if _sha256(p) != digest:
+                raise CorruptFileError(f"reranker {version}: checksum of {name} does not match checksums.json")
+        expected = {"weights.safetensors", "cache.safetensors", *(f"{n}.json" for n in JSON_FILES)}
+        if missing := expected - set(sums):
+            raise CorruptFileError(f"reranker {version}: checksums.json lacks {sorted(missing)}")
+        return d
+
+    def show(self, ref: str) -> dict:
+        version = self.resolve(ref)
+        d = self.root / version
+        out = {"version": version, "aliases": [a for a, v in self.aliases().items() if v == version]}
+        for name in ("config", "metrics", "lineage"):
+            p = d / f"{name}.json"
+            out[name] = json.loads(p.read_text()) if p.exists() else None
+        return out
+
+    def list(self) -> list[dict]:
+        aliases = self.aliases()
+        rows = []
+        for v in self.versions():
+            info = self.show(v)
+            m = info["metrics"] or {}
+            rows.append({"version": v, "aliases": ",".join(a for a, x in aliases.items() if x == v),
+                         "created": (info["lineage"] or {}).get("time"),
+                         "parent": (info["lineage"] or {}).get("parent"),
+                         "interactions": (info["lineage"] or {}).get("interactions"),
+                         "ndcg@10": m.get("ndcg@10"), "recallAt10": m.get("recallAt10")})
+        return rows
+
+    def load(self, ref: str) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict]:
+        """(state dict, node cache tensors, json parts) after verifying checksums."""
+        version = self.resolve(ref)
+        d = self.verify(version)
+        try:
+            state = load_file(d / "weights.safetensors")
+            cache = load_file(d / "cache.safetensors")
+        except Exception as e:  # safetensors raises its own error types for bad headers
+            raise CorruptFileError(f"reranker {version}: cannot read tensors: {e}") from None
+        parts = {n: json.loads((d / f"{n}.json").read_text()) for n in JSON_FILES}
+        parts["version"] = version
+        return state, cache, parts
+
+    # ------------------------------------------------------------------ writing
+    def save(self, state: dict[str, torch.Tensor], cache: dict[str, torch.Tensor], *, items: list[str],
+             users: list[str], config: dict, metrics: dict, lineage: dict, history: list) -> str:
+        """Write a new version (bump rules against the newest version), atomically via a temp directory."""
+        parent_v = self.versions()[-1] if self.versions() else None
+        parent = None
+        if parent_v:
+            pd_ = self.root / parent_v
+            parent = {"version": parent_v, "config": json.loads((pd_ / "config.json").read_text()),
+                      "lineage": json.loads((pd_ / "lineage.json").read_text())}
+        version = next_version(parent, config, lineage["data_hash"], lineage["params_hash"])
+        lineage = {**lineage, "version": version, "parent": parent_v,
+                   "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f".tmp-{version}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, tmp / "weights.safetensors")
+        save_file({k: v.detach().contiguous().cpu() for k, v in cache.items()}, tmp / "cache.safetensors")
+        for name, obj in (("items", items), ("users", users), ("config", config), ("metrics", metrics),
+                          ("lineage", lineage), ("history", history)):
+            write_json_atomic(tmp / f"{name}.json", obj)
+        sums = {p.name: _sha256(p) for p in sorted(tmp.iterdir())}
+        write_json_atomic(tmp / "checksums.json", sums)
+        tmp.rename(self.root / version)
+        return version
+
+    def promote(self, ref: str, alias: str = "production") -> str:
+        if alias not in ALIASES:
+            raise DataError(f"unknown alias {alias!r} (use {' or '.join(ALIASES)})")
+        version = self.resolve(ref)
+        self.verify(version)
+        state = self._aliases()
+        stack = state["stacks"].setdefault(alias, [])
+        if stack and stack[-1] == version:
+            return version
+        stack.append(version)
+        state["log"].append({"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "action": "promote",
+                             "alias": alias, "version": version})
+        write_json_atomic(self.root / "aliases.json", state)
+        return version
+
+    def rollback(self, alias: str = "production") -> str:
+        """Point the alias back at the version it held before the last promotion."""
+        state = self._aliases()
+        stack = state["stacks"].get(alias, [])
+        if len(stack) < 2:
+            raise DataError(f"alias {alias!r} has no earlier version to roll back to "
+                            f"(history: {stack or 'empty'})")
+        old = stack.pop()
+        state["log"].append({"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "action": "rollback",
+                             "alias": alias, "from": old, "version": stack[-1]})
+        write_json_atomic(self.root / "aliases.json", state)
+        return stack[-1]
