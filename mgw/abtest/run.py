@@ -6,7 +6,6 @@ says so in the result.
 """
 from __future__ import annotations
 
-import importlib
 import logging
 from pathlib import Path
 from typing import Sequence
@@ -16,96 +15,18 @@ import pandas as pd
 
 from mgw.abtest import calibration as cal
 from mgw.abtest.clickmodel import PositionBasedModel, relevance_matrix
-from mgw.abtest.experiment import METRICS, offline_ab, per_user_from_lists, per_user_from_long, simulate_online
+from mgw.abtest.experiment import METRICS, offline_ab, per_user_from_lists, simulate_online
+from mgw.abtest.sources import default_arms, load_arms
 from mgw.abtest.synthetic import RankedArms, make_synthetic_arms
-from mgw.config import ROOT, Params
+from mgw.config import Params
 from mgw.errors import DataError
 from mgw.reporting import write_metrics
 
 log = logging.getLogger(__name__)
 
-PER_USER_FILE = ROOT / "reports" / "rerank" / "per_user.parquet"
-BASELINES = ("retriever", "popularity", "utility", "lightgcn")
 # synthetic world: arm → score noise (lower = better); GAT-like arms are the less noisy ones
 SYNTHETIC_ARMS = {"retriever": 1.6, "popularity": 2.2, "utility": 1.4, "lightgcn": 1.1,
                   "reranker@production": 1.0, "reranker@candidate": 0.9}
-
-
-def _rerank_module(name: str):
-    try:
-        return importlib.import_module(f"mgw.rerank.{name}")
-    except ModuleNotFoundError as e:
-        if e.name and e.name.startswith("mgw.rerank"):
-            return None
-        raise
-
-
-def check_ranker_name(name: str) -> None:
-    """Known ranker names: the baselines and reranker@<semver|alias>."""
-    if name in BASELINES or (name.startswith("reranker@") and len(name) > len("reranker@")):
-        return
-    raise DataError(f"unknown ranker {name!r}; use one of {list(BASELINES)} or reranker@<version|alias>")
-
-
-def default_arms(params: Params) -> tuple[list[str], list[str]]:
-    """(arms, notes): params' control/treatment, or — when the registry holds a single version — the GAT
-    reranker against the best baseline, with a note saying so."""
-    arms, notes = [params.abtest.control, params.abtest.treatment], []
-    registry = _rerank_module("registry")
-    versions = None
-    if registry is not None:
-        for fn in ("list_versions", "versions"):
-            if hasattr(registry, fn):
-                try:
-                    versions = list(getattr(registry, fn)(params) if fn == "list_versions" else getattr(registry, fn)())
-                except TypeError:
-                    versions = list(getattr(registry, fn)())
-                break
-    if versions is not None and len(versions) < 2:
-        best = best_baseline(params)
-        notes.append(f"registry holds {len(versions)} version(s): comparing reranker@production against the best "
-                     f"baseline {best!r} instead of {arms[0]} vs {arms[1]}")
-        arms = [best, "reranker@production"]
-    return arms, notes
-
-
-def best_baseline(params: Params) -> str:
-    """The baseline with the highest mean primary metric in the reranker's per-user table (lightgcn if unknown)."""
-    if PER_USER_FILE.exists():
-        df = pd.read_parquet(PER_USER_FILE)
-        df = df[df["ranker"].isin(BASELINES)]
-        if len(df):
-            return str(df.groupby("ranker")[params.abtest.primary_metric].mean().idxmax())
-    return "lightgcn"
-
-
-def load_per_user(rankers: Sequence[str], params: Params) -> tuple[dict[str, pd.DataFrame], str]:
-    """arm → per-user metrics DataFrame, and where they came from."""
-    for r in rankers:
-        check_ranker_name(r)
-    evaluate = _rerank_module("evaluate")
-    if evaluate is not None and hasattr(evaluate, "per_user_metrics"):
-        return {r: evaluate.per_user_metrics(r, params) for r in rankers}, "mgw.rerank.evaluate.per_user_metrics"
-    if PER_USER_FILE.exists():
-        return per_user_from_long(pd.read_parquet(PER_USER_FILE), rankers), str(PER_USER_FILE.relative_to(ROOT))
-    raise DataError(f"no per-user metrics for {list(rankers)}: run `mgw train` (writes {PER_USER_FILE}) "
-                    f"or use --source synthetic")
-
-
-def load_ranked_lists(rankers: Sequence[str], params: Params) -> RankedArms | None:
-    """Each arm's ranked top-K lists and held-out items, if the reranker exposes them (`ranked_lists`)."""
-    evaluate = _rerank_module("evaluate")
-    if evaluate is None or not hasattr(evaluate, "ranked_lists"):
-        return None
-    lists, user_ids, relevant = {}, None, None
-    for r in rankers:
-        out = evaluate.ranked_lists(r, params)  # expected: (user_ids, [U, K] item ids, {user: set(items)})
-        uids, lst, rel = out
-        if user_ids is not None and list(uids) != list(user_ids):
-            raise DataError(f"ranked lists of {r!r} cover different users than {rankers[0]!r}")
-        user_ids, relevant = uids, rel
-        lists[r] = np.asarray(lst)
-    return RankedArms(user_ids=np.asarray(user_ids), lists=lists, relevant=relevant, source="mgw.rerank.evaluate")
 
 
 def click_model(params: Params) -> PositionBasedModel:
@@ -122,7 +43,7 @@ def run_abtest(params: Params, arms: Sequence[str] | None = None, control: str |
     source = source or ab.source
     notes: list[str] = []
     if not arms:
-        arms, notes = default_arms(params)
+        arms, notes = (list(SYNTHETIC_ARMS)[-2:], []) if source == "synthetic" else default_arms(params)
     arms = list(arms)
     if len(arms) < 2:
         raise DataError(f"need at least two arms (got {arms})")
@@ -140,11 +61,8 @@ def run_abtest(params: Params, arms: Sequence[str] | None = None, control: str |
         ranked = make_synthetic_arms({a: SYNTHETIC_ARMS[a] for a in arms}, n_users=ab.synthetic_users, seed=seed)
         per_user, origin = per_user_from_lists(ranked), "synthetic (seeded latent-factor world, not real models)"
     else:
-        per_user, origin = load_per_user(arms, params)
-        if online:
-            ranked = load_ranked_lists(arms, params)
-            if ranked is None:
-                notes.append("online simulation skipped: mgw.rerank.evaluate exposes no ranked_lists(ranker, params)")
+        per_user, ranked, origin, more = load_arms(arms, params)
+        notes += more
     result: dict = {"source": origin, "arms": arms, "control": control, "notes": notes}
     result["offline"] = offline_ab(per_user, control, treatments, metrics=METRICS, primary_metric=ab.primary_metric,
                                    alpha=ab.alpha, n_boot=ab.bootstrap, seed=seed, min_users=ab.min_users,
