@@ -29,14 +29,20 @@ def index_settings(config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def apply_config(config: dict[str, Any], params_path: str | Path | None = None) -> dict[str, Any]:
-    """Set index.<key> for the chosen config in params.yaml; returns {dotted key: (old, new)}."""
+def round_trip_yaml():
+    """ruamel.yaml in round-trip mode (comments, order, flow lists kept), writing None as `null`."""
     from ruamel.yaml import YAML
 
-    path = Path(params_path) if params_path else DEFAULT_PARAMS
-    yaml = YAML()  # round-trip mode keeps comments and layout
+    yaml = YAML()
     yaml.preserve_quotes = True
     yaml.representer.add_representer(type(None), lambda rep, _: rep.represent_scalar("tag:yaml.org,2002:null", "null"))
+    return yaml
+
+
+def apply_config(config: dict[str, Any], params_path: str | Path | None = None) -> dict[str, Any]:
+    """Set index.<key> for the chosen config in params.yaml; returns {dotted key: (old, new)}."""
+    path = Path(params_path) if params_path else DEFAULT_PARAMS
+    yaml = round_trip_yaml()
     doc = yaml.load(path.read_text())
     section = doc.setdefault("index", {})
     changes = {}
