@@ -259,7 +259,7 @@ def run_concurrency_test(root: str | Path, readers: int = 4, seconds: float = 2.
         t.join()
     chk = store.check()
     store.close()
-    return {"readers": readers, "seconds": time.perf_counter() - t0, "backend": backend, "searches": stats["searches"],
+    return {"readers": readers, "seconds": time.perf_counter() - t0, "backend": getattr(backend, "name", backend), "searches": stats["searches"],
             "commits": stats["commits"], "torn_reads": stats["torn"], "errors": stats["errors"],
             "versions_backwards": stats["versions_backwards"], "consistent_after": chk["consistent"]}
 

@@ -1,0 +1,173 @@
+"""`mgw store ...`, `mgw snapshot create|list|restore|prune`, `mgw privacy forget USER` (wiring only)."""
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from mgw.config import load_params
+
+
+def _print(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, default=str))
+
+
+def _content(args: argparse.Namespace):
+    from mgw.store.stores import content_store
+
+    return content_store(load_params(args.params))
+
+
+def _store_load(args: argparse.Namespace) -> int:
+    from mgw.store.loader import load_catalog
+
+    params = load_params(args.params)
+    with _content(args) as store:
+        _print(load_catalog(store, args.catalog, args.embeddings, args.ids, batch=params.store.bench_batch))
+    return 0
+
+
+def _store_check(args: argparse.Namespace) -> int:
+    with _content(args) as store:
+        res = {**store.check(), "recovery": store.recovery}
+    _print(res)
+    return 0 if res["consistent"] else 1
+
+
+def _store_bench(args: argparse.Namespace) -> int:
+    from mgw.store.bench import run_storage_benchmark
+
+    res = run_storage_benchmark(load_params(args.params), runs=args.runs, items=args.items, embeddings=args.embeddings)
+    _print({"passed": res["passed"], "crash_kills": res["crash"]["kills"], "crash_failures": res["crash"]["failures"],
+            "torn_reads": res["concurrency"]["torn_reads"],
+            "ratio_transactional_over_raw": res["throughput"]["ratio_transactional_over_raw"]})
+    return 0 if all(res["passed"].values()) else 1
+
+
+def _init_key(args: argparse.Namespace) -> int:
+    from mgw.store.crypto import write_key_file
+    from mgw.store.stores import key_path
+
+    path = args.path or key_path(load_params(args.params))
+    if path is None:
+        raise ValueError("no key path: pass one or set store.key_file")
+    if path.exists() and not args.force:
+        raise FileExistsError(f"{path} exists (use --force to overwrite; data encrypted with it becomes unreadable)")
+    print(write_key_file(path))
+    return 0
+
+
+def _rotate_key(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mgw.store.crypto import Cipher, load_key, write_key_file
+    from mgw.store.stores import Stores, key_path
+
+    params = load_params(args.params)
+    stores = Stores.open(params)
+    new_key = load_key(args.new_key_file, env="MGW_STORE_NEW_KEY")
+    res = stores.users.rotate_key(Cipher(new_key))
+    res["querylog_files"] = stores.querylog.rotate_key(Cipher(new_key))
+    stores.close()
+    if args.install:
+        kp = key_path(params)
+        write_key_file(kp, new_key)
+        Path(args.new_key_file).unlink(missing_ok=True)
+        res["installed"] = str(kp)
+    _print(res)
+    return 0
+
+
+def _snap_create(args: argparse.Namespace) -> int:
+    with _content(args) as store:
+        snap = store.snapshot()
+    _print({"created": snap.name, **{k: snap.meta[k] for k in ("count", "watermark", "bytes", "sha256")}})
+    return 0
+
+
+def _snap_list(args: argparse.Namespace) -> int:
+    from mgw.store.snapshots import SnapshotDir, resolve_inside
+    from mgw.store.stores import store_root
+
+    params = load_params(args.params)
+    root = store_root(params)
+    _print({kind: SnapshotDir(resolve_inside(root / kind, params.store.snapshot_dir), kind).listing()
+            for kind in ("content", "users")})
+    return 0
+
+
+def _snap_restore(args: argparse.Namespace) -> int:
+    with _content(args) as store:
+        _print(store.restore(args.name))
+    return 0
+
+
+def _snap_prune(args: argparse.Namespace) -> int:
+    with _content(args) as store:
+        _print({"removed": store.prune()})
+    return 0
+
+
+def _forget(args: argparse.Namespace) -> int:
+    from mgw.store.stores import Stores
+
+    stores = Stores.open(load_params(args.params))
+    res = stores.forget(args.user)
+    res["remaining"] = stores.find_user(args.user)
+    stores.close()
+    _print(res)
+    return 0 if not any(res["remaining"].values()) else 1
+
+
+def _tier(args: argparse.Namespace) -> int:
+    from mgw.store.stores import Stores
+
+    params = load_params(args.params)
+    stores = Stores.open(params)
+    res = {"querylog": stores.querylog.tier(), "metrics": stores.metrics.downsample(),
+           "watch_history_expired": stores.users.expire_history(params.store.watch_history_days)}
+    stores.close()
+    _print(res)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("store", help="content/user stores: load, check, bench, keys, tiering")
+    ss = p.add_subparsers(dest="store_command", metavar="ACTION", required=True)
+    a = ss.add_parser("load", help="load catalog.parquet + embeddings.npy into the content store (one transaction per batch)")
+    a.add_argument("--catalog", default="data/processed/catalog.parquet")
+    a.add_argument("--embeddings", default="data/processed/embeddings.npy")
+    a.add_argument("--ids", default="data/processed/embedding_ids.json")
+    a.set_defaults(func=_store_load)
+    a = ss.add_parser("check", help="integrity + index/rows consistency; shows what recovery did")
+    a.set_defaults(func=_store_check)
+    a = ss.add_parser("bench", help="crash (SIGKILL) + concurrency tests, throughput vs raw index → reports/metrics/storage.json")
+    a.add_argument("--runs", type=int, default=None, help="SIGKILLs (default store.crash_runs)")
+    a.add_argument("--items", type=int, default=None, help="rows for the throughput test (default store.bench_items)")
+    a.add_argument("--embeddings", default=None, help="embeddings.npy to insert (default data/processed/embeddings.npy)")
+    a.set_defaults(func=_store_bench)
+    a = ss.add_parser("init-key", help="write a new random AES-256 key file (mode 0600)")
+    a.add_argument("path", nargs="?", default=None)
+    a.add_argument("--force", action="store_true")
+    a.set_defaults(func=_init_key)
+    a = ss.add_parser("rotate-key", help="re-encrypt user data and logs under a new key")
+    a.add_argument("new_key_file")
+    a.add_argument("--install", action="store_true", help="then replace store.key_file with the new key")
+    a.set_defaults(func=_rotate_key)
+    a = ss.add_parser("tier", help="lifecycle job: query-log tiers + retention, metrics downsampling, history expiry")
+    a.set_defaults(func=_tier)
+
+    p = sub.add_parser("snapshot", help="content snapshots: create | list | restore | prune")
+    ss = p.add_subparsers(dest="snapshot_command", metavar="ACTION", required=True)
+    ss.add_parser("create", help="write a snapshot now (then apply retention)").set_defaults(func=_snap_create)
+    ss.add_parser("list", help="list snapshots with validity").set_defaults(func=_snap_list)
+    a = ss.add_parser("restore", help="make the store equal to a snapshot (newest valid by default)")
+    a.add_argument("name", nargs="?", default=None)
+    a.set_defaults(func=_snap_restore)
+    ss.add_parser("prune", help="apply retention (maxSnapshots, maxAgeHours)").set_defaults(func=_snap_prune)
+
+    p = sub.add_parser("privacy", help="right to be forgotten")
+    ss = p.add_subparsers(dest="privacy_command", metavar="ACTION", required=True)
+    a = ss.add_parser("forget", help="remove a user from every store, snapshot, log and cache; verifies afterwards")
+    a.add_argument("user")
+    a.set_defaults(func=_forget)

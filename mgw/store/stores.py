@@ -1,0 +1,103 @@
+"""All stores of one root opened together from params, and the right to be forgotten across them."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from mgw.config import ROOT, Params
+from mgw.store.content import ContentStore
+from mgw.store.crypto import Cipher, load_key
+from mgw.store.metrics_archive import MetricsArchive
+from mgw.store.querylog import QueryLog
+from mgw.store.users import UserStore
+
+# Callables `(user_id) -> dict | int | None` called by `Stores.forget`; other layers (e.g. the cache) register
+# here so the store never imports them: `mgw.store.stores.FORGETTERS.append(my_cache.forget_user)`.
+FORGETTERS: list[Callable[[str], Any]] = []
+
+
+def store_root(params: Params) -> Path:
+    root = Path(params.store.root)
+    return root if root.is_absolute() else ROOT / root
+
+
+def key_path(params: Params) -> Path | None:
+    kf = params.store.key_file
+    if kf is None:
+        return None
+    p = Path(kf)
+    return p if p.is_absolute() else ROOT / p
+
+
+def content_store(params: Params, root: Path | None = None, backend: Any = None, **kw: Any) -> ContentStore:
+    s, ix = params.store, params.index
+    build = {} if backend is not None else {k: getattr(ix, k) for k in ("M", "efConstruction")}
+    return ContentStore(root or store_root(params) / "content", dim=params.embed.dim,
+                        backend=backend or s.backend or ix.backend, metric=ix.metric, snapshot_dir=s.snapshot_dir,
+                        max_snapshots=s.maxSnapshots, max_age_s=s.maxAgeHours * 3600,
+                        persist_interval_s=s.persistIntervalS if s.autoPersist else None,
+                        compact_min=s.compact_min, compact_ratio=s.compact_ratio, **build, **kw)
+
+
+@dataclass
+class Stores:
+    root: Path
+    users: UserStore
+    querylog: QueryLog
+    metrics: MetricsArchive
+    content: ContentStore | None = None
+    forgetters: list[Callable[[str], Any]] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, params: Params, root: Path | None = None, cipher: Cipher | None = None,
+             content: ContentStore | None = None, forgetters: list[Callable[[str], Any]] | None = None) -> "Stores":
+        root = Path(root or store_root(params))
+        cipher = cipher or Cipher(load_key(key_path(params), params.store.key_env))
+        users = UserStore(root / "users", cipher, content, snapshot_dir=params.store.snapshot_dir,
+                          max_snapshots=params.store.maxSnapshots, max_age_s=params.store.maxAgeHours * 3600)
+        ql = QueryLog(root / "logs", users.pseudonym, cipher, retention_days=params.store.querylog_retention_days,
+                      pseudonymize_after_days=params.store.pseudonymize_after_days)
+        return cls(root, users, ql, MetricsArchive(root / "metrics"), content,
+                   list(forgetters if forgetters is not None else FORGETTERS))
+
+    def forget(self, user_id: str) -> dict[str, Any]:
+        """Seed §6.2 right to be forgotten: profile, history, user snapshots, query log (every tier, by id and
+        pseudonym), and every registered cache forgetter."""
+        report: dict[str, Any] = {"user": user_id}
+        report.update(self.users.forget(user_id))
+        report["querylog_rows"] = self.querylog.forget(user_id)
+        report["hooks"] = [f(user_id) for f in self.forgetters]
+        return report
+
+    def find_user(self, user_id: str) -> dict[str, int]:
+        """Every trace of `user_id` in every store, through the APIs and in the raw bytes of every file."""
+        found = {"profile": 0, "history": len(self.users.history(user_id)), "snapshot_rows": 0, "querylog_rows": 0,
+                 "raw_files": 0}
+        try:
+            self.users.get(user_id)
+            found["profile"] = 1
+        except KeyError:
+            pass
+        import sqlite3
+
+        uid = self.users.uid(user_id)
+        for snap in self.users.snapshots.valid(warn=False):
+            c = sqlite3.connect(f"file:{snap.path}?mode=ro&immutable=1", uri=True)
+            found["snapshot_rows"] += c.execute("SELECT (SELECT COUNT(*) FROM profiles WHERE uid=?) + "
+                                                "(SELECT COUNT(*) FROM history WHERE uid=?)", (uid, uid)).fetchone()[0]
+            c.close()
+        df = self.querylog.rows()
+        if len(df):
+            found["querylog_rows"] = int(df["user"].isin({user_id, self.users.pseudonym(user_id)}).sum())
+        needles = [user_id.encode(), uid.encode()]
+        for dirpath, _, files in os.walk(self.root):
+            for f in files:
+                data = (Path(dirpath) / f).read_bytes()
+                found["raw_files"] += any(n in data for n in needles)
+        return found
+
+    def close(self) -> None:
+        for s in (self.users, self.querylog, self.metrics):
+            s.close()
