@@ -197,13 +197,17 @@ class HypergraphParams(Section):
     regions: list[str] = ["US", "CA", "GB", "AU", "DE", "FR", "IN", "JP", "BR", "MX"]
     home_bonus: float = Field(0.3, ge=0, le=1)
     bench_queries: int = Field(200, ge=10)
-    synth_titles: int = Field(1_000_000, ge=1000)
+    synth_titles: int = Field(1_000_000, ge=0)  # 0 skips the simulated-catalog benchmark
+    availability: str | None = None  # CSV/parquet (entity_id, platform, region) replacing the availability model
+    reference_queries: int = Field(50, ge=1)  # queries XGI answers on the simulated catalog (it is slow there)
 
 
 class SearchParams(Section):
     candidates: int = Field(100, ge=1)
     k: int = Field(10, ge=1)
     bench_queries: int = Field(200, ge=1)
+    reranker: str = "production"  # registry alias/version of the GAT; the utility score when none is registered
+    models_root: str = "models/reranker"
 
 
 # --------------------------------------------------------------------------- store, cache, sim
@@ -215,6 +219,21 @@ class StoreParams(Section):
     crash_runs: int = Field(100, ge=1)
     dp_epsilon: float = Field(1.0, gt=0)
     dp_budget: float = Field(10.0, gt=0)
+    backend: str | None = None  # derived ANN index backend; None → index.backend
+    snapshot_dir: str = "snapshots"  # relative to each store's folder; must stay inside root
+    autoPersist: bool = True
+    compact_min: int = Field(1024, ge=1)  # rebuild the base index when delta+tombstones exceed
+    compact_ratio: float = Field(0.2, gt=0)  # ... max(compact_min, compact_ratio * rows)
+    key_file: str | None = "data/store/user.key"  # AES-256 key (hex); else the env var below
+    key_env: str = "MGW_STORE_KEY"
+    querylog_retention_days: float = Field(90, gt=0)
+    pseudonymize_after_days: float = Field(30, gt=0)
+    watch_history_days: float = Field(365, gt=0)
+    crash_max_delay_s: float = Field(0.15, gt=0)
+    concurrency_readers: int = Field(4, ge=1)
+    concurrency_seconds: float = Field(3.0, gt=0)
+    bench_items: int = Field(5000, ge=100)  # rows inserted in the throughput benchmark
+    bench_batch: int = Field(100, ge=1)
 
 
 class CacheLevelParams(Section):

@@ -164,7 +164,8 @@ _YEAR_RULES = [
     ("between", re.compile(rf"\b(?:between|from)\s+(?P<a>{_YEAR})\s+(?:and|to|until|-)\s+(?P<b>{_YEAR})\b", re.I)),
     ("range", re.compile(rf"\b(?P<a>{_YEAR})\s*(?:-|–|to)\s*(?P<b>{_YEAR})\b", re.I)),
     ("after", re.compile(rf"\b(?:after|newer than|later than|post)\s+(?P<a>{_YEAR})\b", re.I)),
-    ("since", re.compile(rf"\b(?:since|from|starting|onwards from|(?:in\s+)?or after)\s+(?P<a>{_YEAR})(?:\s+on(?:wards?)?)?\b", re.I)),
+    ("since", re.compile(rf"\bfrom\s+(?P<a>{_YEAR})\s+(?:on(?:wards?)?|forward)\b", re.I)),
+    ("since", re.compile(rf"\b(?:since|starting(?:\s+(?:in|from))?|onwards from|(?:in\s+)?or after)\s+(?P<a>{_YEAR})(?:\s+on(?:wards?)?)?\b", re.I)),
     ("onwards", re.compile(rf"\b(?P<a>{_YEAR})\s+(?:and|or)\s+(?:later|after|newer|onwards?|up)\b", re.I)),
     ("before", re.compile(rf"\b(?:before|older than|earlier than|pre)[\s-]+(?P<a>{_YEAR})\b", re.I)),
     ("until", re.compile(rf"\b(?:until|up to|through|till|no later than)\s+(?P<a>{_YEAR})\b", re.I)),
@@ -364,3 +365,29 @@ def _clean(rest: str) -> str:
     out = re.sub(r"[\s,;:!?/&+]+", " ", out)
     out = re.sub(r"\s+", " ", out).strip(" .-'\"")
     return out
+
+
+# ---------------------------------------------------------------- labelled evaluation
+def evaluate_labelled(path: str) -> dict[str, Any]:
+    """Exact-match accuracy of the filters (everything but `text`) on a labelled JSONL set: one object per
+    line with `query` and the expected filters (missing keys = empty). Per-field accuracy and the misses
+    are reported so a user sees what the rule set does not cover."""
+    import json
+    from pathlib import Path
+
+    rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    fields = ("platforms", "regions", "genres", "type", "year", "ratings")
+    exact, per_field, misses = 0, {f: 0 for f in fields}, []
+    for row in rows:
+        expected = filters_of({k: v for k, v in row.items() if k != "query"})
+        got = filters_of(parse(row["query"]))
+        ok = expected == got
+        exact += ok
+        for f in fields:
+            per_field[f] += expected[f] == got[f]
+        if not ok:
+            misses.append({"query": row["query"], "expected": expected, "got": got})
+    n = len(rows)
+    return {"queries": n, "filters_exact_match": exact / n if n else None,
+            "per_field_accuracy": {f: c / n for f, c in per_field.items()} if n else {},
+            "misses": misses, "labelled_set": str(path)}

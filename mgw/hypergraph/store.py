@@ -19,7 +19,7 @@ from mgw.config import PLATFORMS
 from mgw.errors import DataError, DuplicateIdError, UnknownIdError, UnknownPlatformError
 from mgw.hypergraph import bitmap as bm
 from mgw.hypergraph.availability import FOOTPRINT, region_code
-from mgw.hypergraph.expr import Expr
+from mgw.hypergraph.expr import LEAVES, Expr
 
 TYPES = ("movie", "series")
 
@@ -125,7 +125,10 @@ class HypergraphStore:
     def evaluate(self, expr: Expr) -> np.ndarray:
         """Bitmap of the titles matching `expr` (mgw.hypergraph.expr). Unknown genre/rating → empty set;
         unknown platform, region or operator → DataError."""
-        op = expr[0]
+        op = expr[0] if isinstance(expr, (list, tuple)) and expr else None
+        if op in ("and", "or") and len(expr) < 2 or op == "not" and len(expr) != 2 or \
+                op not in ("and", "or", "not", *LEAVES):
+            raise DataError(f"unknown filter expression {expr!r}")
         if op == "and":
             out = self.evaluate(expr[1]).copy()
             for child in expr[2:]:
@@ -202,7 +205,7 @@ class HypergraphStore:
                 members = self.ids[self.genre_title[self.genre_code == c]]
                 yield {"id": f"genre-{g}", "kind": "genre", "nodes": [f"genre-{g}", *members], "weight": 1.0}
 
-    def compression(self) -> dict[str, Any]:
+    def compression(self, genres: bool = True) -> dict[str, Any]:
         """Hyperedges vs the pairwise graph of their clique expansion (seed claims 3.7× fewer edges).
 
         Counted exactly: distinct node pairs that share an availability hyperedge (title–platform,
@@ -223,26 +226,23 @@ class HypergraphStore:
             rs = [j for j in range(len(self.regions)) if int(m) >> j & 1]
             rr.update((a, b) for i, a in enumerate(rs) for b in rs[i + 1:])
         pairwise = n_title_platform + n_title_region + n_platform_region + len(rr)
+        out: dict[str, Any] = {"availability": {
+            "hyperedges": E, "incidences": int(sizes.sum()), "pairwise_edges": int(pairwise),
+            "pairwise_edges_with_multiplicity": int((sizes * (sizes - 1) // 2).sum()),
+            "compression": pairwise / E if E else None,
+            "pairs": {"title_platform": n_title_platform, "title_region": n_title_region,
+                      "platform_region": n_platform_region, "region_region": len(rr)}}, "seed_claim": 3.7}
+        if not genres:
+            return out
         g_sizes = np.bincount(self.genre_code, minlength=len(self.genres)).astype(np.int64)
         # genre cliques: genre–title pairs plus title–title pairs, deduplicated across genres (exact, via
         # the titles' genre sets: a title pair is counted once however many genres it shares)
         genre_pairs = self._distinct_cotitle_pairs() + int(g_sizes.sum())
-        return {
-            "availability": {
-                "hyperedges": E, "incidences": int(sizes.sum()),
-                "pairwise_edges": int(pairwise),
-                "pairwise_edges_with_multiplicity": int((sizes * (sizes - 1) // 2).sum()),
-                "compression": pairwise / E if E else None,
-                "pairs": {"title_platform": n_title_platform, "title_region": n_title_region,
-                          "platform_region": n_platform_region, "region_region": len(rr)},
-            },
-            "availability_and_genres": {
-                "hyperedges": E + len(self.genres), "incidences": int(sizes.sum() + g_sizes.sum() + len(self.genres)),
-                "pairwise_edges": int(pairwise + genre_pairs),
-                "compression": (pairwise + genre_pairs) / (E + len(self.genres)) if E else None,
-            },
-            "seed_claim": 3.7,
-        }
+        out["availability_and_genres"] = {
+            "hyperedges": E + len(self.genres), "incidences": int(sizes.sum() + g_sizes.sum() + len(self.genres)),
+            "pairwise_edges": int(pairwise + genre_pairs),
+            "compression": (pairwise + genre_pairs) / (E + len(self.genres)) if E else None}
+        return out
 
     def _distinct_cotitle_pairs(self) -> int:
         """Distinct unordered title pairs sharing at least one genre, by inclusion–exclusion over genre sets

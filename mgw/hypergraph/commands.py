@@ -1,0 +1,140 @@
+"""`mgw hypergraph build|query|bench`, `mgw parse`, `mgw search`: argument wiring only."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from mgw.config import ROOT, load_params
+
+
+def _catalog_path(args: argparse.Namespace) -> Path:
+    return Path(args.catalog) if args.catalog else ROOT / "data" / "processed" / "catalog.parquet"
+
+
+def _load_catalog(args):
+    import pandas as pd
+
+    path = _catalog_path(args)
+    if not path.exists():
+        raise FileNotFoundError(f"catalog not found: {path} (run `mgw ingest && mgw resolve`, or pass --catalog)")
+    return pd.read_parquet(path)
+
+
+def _build(args: argparse.Namespace) -> int:
+    from mgw.hypergraph.bench import build_store
+    from mgw.reporting import write_json_atomic
+
+    p = load_params(args.params)
+    store = build_store(_load_catalog(args), p.hypergraph.regions, p.hypergraph.home_bonus, p.seed,
+                        p.hypergraph.availability)
+    out = Path(args.out)
+    edges = list(store.hyperedges(genres=False))
+    write_json_atomic(out, {"titles": store.n, "regions": store.regions, "hyperedges": edges,
+                            "compression": store.compression()})
+    print(f"{out}: {store.n} titles, {len(edges)} availability hyperedges")
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    from mgw.hypergraph.bench import build_store
+    from mgw.hypergraph.expr import compile_query
+    from mgw.query import parse
+
+    p = load_params(args.params)
+    cat = _load_catalog(args)
+    store = build_store(cat, p.hypergraph.regions, p.hypergraph.home_bonus, p.seed, p.hypergraph.availability)
+    parsed = parse(args.query)
+    expr = compile_query(parsed)
+    ids = store.query(expr)
+    titles = cat.set_index("entity_id").loc[list(ids[: args.limit]), "title"]
+    print(json.dumps({"filters": parsed, "expression": expr, "count": int(len(ids)),
+                      "titles": [{"id": i, "title": t} for i, t in titles.items()]}, indent=2))
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from mgw.hypergraph.bench import run_benchmark
+    from mgw.reporting import write_metrics
+
+    p = load_params(args.params)
+    cat = _load_catalog(args)
+    result = run_benchmark(cat, p, p.seed, synth_titles=args.synth_titles, with_reference=not args.no_reference)
+    out = write_metrics(args.name, result, seed=p.seed, threads=1)
+    real = result.get("real", {}).get("latency", {})
+    sim = result.get("simulated", {}).get("latency", {})
+    print(f"{out}: real p95 {real.get('store', {}).get('p95_ms')} ms (xgi {real.get('xgi', {}).get('p95_ms')}), "
+          f"simulated p95 {sim.get('store', {}).get('p95_ms')} ms (xgi {sim.get('xgi', {}).get('p95_ms')})")
+    return 0
+
+
+def _parse(args: argparse.Namespace) -> int:
+    from mgw.query import parse
+
+    if args.eval:
+        from mgw.query import evaluate_labelled
+        from mgw.reporting import write_metrics
+
+        p = load_params(args.params)
+        result = evaluate_labelled(args.eval)
+        out = write_metrics("parse", result, seed=p.seed)
+        print(f"{out}: filters exact-match {result['filters_exact_match']:.3f} on {result['queries']} queries")
+        return 0
+    print(json.dumps(parse(args.query), indent=2))
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    from mgw.search import build_pipeline, public_response
+
+    p = load_params(args.params)
+    pipe = build_pipeline(p, Path(args.processed) if args.processed else None)
+    if args.bench:
+        from mgw.reporting import write_metrics
+        from mgw.search import bench_search
+
+        result = bench_search(pipe, p)
+        out = write_metrics("search", result, seed=p.seed, threads=p.embed.threads)
+        print(f"{out}: all but embedding p50 {result['end_to_end_minus_embed']['p50_ms']:.3f} ms")
+        return 0
+    if not args.query:
+        raise ValueError("give a QUERY (or --bench)")
+    resp = pipe.search(args.query, user=args.user, k=args.k, offset=args.offset, explain=args.explain)
+    print(json.dumps(public_response(resp), indent=2, default=str))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    hg = sub.add_parser("hypergraph", help="availability hypergraph: build, query, benchmark")
+    hsub = hg.add_subparsers(dest="hypergraph_command", metavar="ACTION")
+    b = hsub.add_parser("build", help="write the availability hyperedges (seed §1.1.3 shape) to JSON")
+    b.add_argument("--catalog", default=None)
+    b.add_argument("--out", default="data/processed/hypergraph.json")
+    b.set_defaults(func=_build)
+    q = hsub.add_parser("query", help="answer a natural-language filter query from the store")
+    q.add_argument("query")
+    q.add_argument("--catalog", default=None)
+    q.add_argument("--limit", type=int, default=10)
+    q.set_defaults(func=_query)
+    be = hsub.add_parser("bench", help="query latency vs XGI, compression → reports/metrics/<name>.json")
+    be.add_argument("--catalog", default=None)
+    be.add_argument("--synth-titles", type=int, default=None, help="simulated catalog size (default: params)")
+    be.add_argument("--no-reference", action="store_true", help="skip XGI (no side-by-side, no agreement check)")
+    be.add_argument("--name", default="hypergraph")
+    be.set_defaults(func=_bench)
+
+    pa = sub.add_parser("parse", help="parse a natural-language query into filters (JSON)")
+    pa.add_argument("query", nargs="?", default="")
+    pa.add_argument("--eval", default=None, metavar="JSONL",
+                    help="score the labelled set and write reports/metrics/parse.json")
+    pa.set_defaults(func=_parse)
+
+    s = sub.add_parser("search", help="parse → embed → filtered ANN → rerank → top-k (seed §3.1.2)")
+    s.add_argument("query", nargs="?", default="")
+    s.add_argument("--user", default=None)
+    s.add_argument("--k", type=int, default=10)
+    s.add_argument("--offset", type=int, default=0)
+    s.add_argument("--explain", action="store_true", help="per-stage latency breakdown")
+    s.add_argument("--processed", default=None, help="folder with catalog.parquet, embeddings.npy, embedding_ids.json")
+    s.add_argument("--bench", action="store_true", help="per-stage latency benchmark → reports/metrics/search.json")
+    s.set_defaults(func=_search)
