@@ -111,7 +111,8 @@ def reranker_scores(rr: Reranker, phase: Phase, data: RerankData) -> np.ndarray:
     if ids.shape[0] != len(data.items.ids) or list(ids[:50]) != data.items.ids[:50]:
         raise DataError(f"reranker {rr.version} was trained on a different item set")
     h = rr._item_h[phase.cand]
-    return np.einsum("uch,uh->uc", h, hu) * rr._scale + rr._w * phase.cand_sim
+    return (np.einsum("uch,uh->uc", h, hu) * rr._scale + rr._w * phase.cand_sim
+            + rr._w_pop * np.log1p(phase.popularity[phase.cand]))
 
 
 def summarize(per_user: pd.DataFrame, n_boot: int, seed: int) -> dict:
@@ -138,7 +139,8 @@ def load_reranker(ref: str = "production", params: Params | None = None, registr
     from mgw.rerank.inference import NodeCache
 
     nc = NodeCache(cache["item_x"], cache["item_h1"], cache["item_h"])
-    return Reranker(model, parts["items"], nc, parts["users"], cache["user_h"], version=parts["version"])
+    return Reranker(model, parts["items"], nc, parts["users"], cache["user_h"], cache["popularity"].numpy(),
+                    version=parts["version"])
 
 
 def per_user_metrics(ranker: str, params: Params, data: RerankData | None = None,
@@ -231,7 +233,8 @@ def run(params: Params, out_dir: str | Path | None = None, registry_dir: str | P
 
     hs = [hist_all[u] for u in users]
     user_h = user_states(model, cache, hs, preference_vectors(data.items.embeddings, hs))
-    rr_probe = Reranker(model, data.items.ids, cache, users, user_h)
+    popularity = data.popularity(("train", "val"))
+    rr_probe = Reranker(model, data.items.ids, cache, users, user_h, popularity)
     latency = bench_latency(rr_probe, test, data, gp.latency_queries, params.seed)
     transfer_res = _transfer(data, test, params, out_dir / "lightning", gat_scores) if transfer else {
         "skipped": "disabled"}
@@ -249,7 +252,7 @@ def run(params: Params, out_dir: str | Path | None = None, registry_dir: str | P
     registry = Registry(_path(registry_dir or gp.registry_dir))
     version = registry.save(
         model.state_dict(), {"item_x": cache.item_x, "item_h1": cache.item_h1, "item_h": cache.item_h,
-                             "user_h": user_h},
+                             "user_h": user_h, "popularity": torch.from_numpy(popularity).float()},
         items=data.items.ids, users=users, config={**model.config(), "score": "dot/sqrt(H) + w*cos(query,item)"},
         metrics=reg_metrics, lineage=lineage,
         history={"epochCount": record["epochs_run"] + 1, "lossHistory": [h["train_loss"] for h in record["history"]],

@@ -50,19 +50,20 @@ def user_states(model: GATReranker, cache: NodeCache, histories: list[History], 
 def score_phase(model: GATReranker, cache: NodeCache, phase: Phase) -> np.ndarray:
     hu = user_states(model, cache, phase.histories, phase.pref)
     cand = torch.from_numpy(phase.cand)
-    return model.score(hu, cache.item_h[cand], torch.from_numpy(phase.cand_sim).float()).double().numpy()
+    log_pop = torch.from_numpy(np.log1p(phase.popularity[phase.cand])).float()
+    return model.score(hu, cache.item_h[cand], torch.from_numpy(phase.cand_sim).float(), log_pop).double().numpy()
 
 
 class Reranker:
     """A trained GAT reranker ready to serve: `rerank(user or preference vector, candidate ids, scores)`.
 
-    Known users use their state from training time; `update_user` recomputes a user from new history.
+    Popularity is the count of positive events per item at training time. Known users use their state from training time; `update_user` recomputes a user from new history.
     A raw preference vector (a query, or a user the model has never seen) takes its 20 nearest items as
     pseudo-history.
     """
 
     def __init__(self, model: GATReranker, item_ids: list[str], cache: NodeCache, user_ids: list[str],
-                 user_h: torch.Tensor, version: str | None = None):
+                 user_h: torch.Tensor, popularity: np.ndarray, version: str | None = None):
         self.model, self.version = model.eval(), version
         self.item_ids = list(item_ids)
         self.item_row = {e: i for i, e in enumerate(self.item_ids)}
@@ -73,6 +74,8 @@ class Reranker:
         self._user_h = user_h.numpy().copy()
         self._scale = 1.0 / math.sqrt(model.hidden_dim)
         self._w = float(model.sim_weight.detach())
+        self._w_pop = float(model.pop_weight.detach())
+        self._log_pop = np.log1p(np.asarray(popularity, dtype=np.float64)).astype(np.float32)
 
     def _rows(self, ids) -> np.ndarray:
         try:
@@ -124,7 +127,7 @@ class Reranker:
         if sim.shape != rows.shape:
             raise DataError(f"{len(rows)} candidate ids but {sim.shape} scores")
         hu = self.user_vector(user)
-        scores = (self._item_h[rows] @ hu) * self._scale + self._w * sim
+        scores = (self._item_h[rows] @ hu) * self._scale + self._w * sim + self._w_pop * self._log_pop[rows]
         order = np.argsort(-scores, kind="stable")[: k or len(rows)]
         ids = list(candidate_ids)
         return [ids[j] for j in order], scores[order]

@@ -2,7 +2,7 @@
 
 Two GATConv layers over the user–item + item–item graph give every node a 256-d representation; a
 (user, item, query) pair scores as ⟨h_user, h_item⟩/√d + w·cos(query, item), so the retriever's similarity
-stays a learned part of the score. `user_from_history` recomputes one user's representation from its
+stays a learned part of the score, plus a learned weight on log item popularity. `user_from_history` recomputes one user's representation from its
 history with the cached item states, which is how a user updates after new interactions without retraining.
 """
 from __future__ import annotations
@@ -26,6 +26,9 @@ class GATReranker(nn.Module):
         self.conv2 = GATConv(hidden_dim, hidden_dim // heads, heads=heads, dropout=dropout, add_self_loops=False)
         self.skip = nn.Linear(input_dim, hidden_dim)
         self.sim_weight = nn.Parameter(torch.tensor(5.0))
+        # Attention normalises over neighbours, so node states cannot carry an item's degree; popularity
+        # enters the score as its own learned term.
+        self.pop_weight = nn.Parameter(torch.tensor(0.0))
 
     def config(self) -> dict:
         return {"class": type(self).__name__, "input_dim": self.input_dim, "hidden_dim": self.hidden_dim,
@@ -49,6 +52,8 @@ class GATReranker(nn.Module):
         u2 = self.conv2((torch.cat([u1, item_h1[uniq]]), u1), edges)
         return u2 + self.skip(user_x)
 
-    def score(self, h_user: torch.Tensor, h_items: torch.Tensor, sim: torch.Tensor) -> torch.Tensor:
-        """h_user [B, H], h_items [B, C, H], sim [B, C] → scores [B, C]."""
-        return torch.einsum("bh,bch->bc", h_user, h_items) / math.sqrt(self.hidden_dim) + self.sim_weight * sim
+    def score(self, h_user: torch.Tensor, h_items: torch.Tensor, sim: torch.Tensor, log_pop: torch.Tensor
+              ) -> torch.Tensor:
+        """h_user [B, H], h_items [B, C, H], sim and log_pop = log1p(positive events) [B, C] → scores [B, C]."""
+        return (torch.einsum("bh,bch->bc", h_user, h_items) / math.sqrt(self.hidden_dim)
+                + self.sim_weight * sim + self.pop_weight * log_pop)

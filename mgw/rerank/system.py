@@ -57,9 +57,11 @@ class RerankSystem(L.LightningModule):
         neg_hard = self.hard_cand[u, torch.randint(0, self.hard_cand.shape[1], (len(u),), device=self.device)]
         hu, xu = h[u], x_users[u]
 
+        deg = torch.bincount(g.ui_item[~sup], minlength=g.n_items).float().log1p()
+
         def s(items):
             return ((hu * h[U + items]).sum(-1) / math.sqrt(self.model.hidden_dim)
-                    + self.model.sim_weight * (xu * g.item_emb[items]).sum(-1))
+                    + self.model.sim_weight * (xu * g.item_emb[items]).sum(-1) + self.model.pop_weight * deg[items])
 
         sp = s(pos)
         loss = -(F.logsigmoid(sp - s(neg_rand)).mean() + F.logsigmoid(sp - s(neg_hard)).mean()) / 2
