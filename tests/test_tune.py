@@ -131,7 +131,7 @@ def test_pareto_front_and_choice_properties(points, target):
 
 
 def test_exact_neighbors_match_full_sort(small_data):
-    sims = small_data.queries @ small_data.base.T
+    sims = small_data.queries @ small_data.base.T  # ground truth from mgw.bench
     assert np.array_equal(small_data.neighbors[:, 0], np.argmax(sims, axis=1))
     full = np.argsort(-sims, axis=1, kind="stable")[:, :10]
     assert np.array_equal(np.sort(full, axis=1), np.sort(small_data.neighbors, axis=1))

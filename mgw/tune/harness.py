@@ -2,7 +2,8 @@
 (backend, M, efConstruction), and recall@k + measured QPS for one efSearch.
 
 The harness owns timing (ann-benchmarks style): QPS = queries / wall time of the search call(s),
-threads pinned, best of N runs after one warm-up. The index adapters come from `mgw.index`.
+threads pinned, best of N runs after one warm-up. Index adapters come from `mgw.index`; the dataset recipe,
+ground truth, recall and the timing loop from `mgw.bench`, so tuning and benchmark numbers are comparable.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mgw.config import ROOT
 from mgw.errors import DataError
 
 # Tuning backends → (mgw.index backend, faiss index_factory template or None).
@@ -41,66 +43,54 @@ class TuneData:
                 "dim": int(self.base.shape[1]), "k": self.k, "split_seed": self.seed, "metric": "cosine"}
 
 
-def _normalize(x: np.ndarray) -> np.ndarray:
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return x / norms
-
-
-def exact_neighbors(base: np.ndarray, queries: np.ndarray, k: int, block: int = 1024) -> np.ndarray:
-    """Exact top-k by cosine (inner product of unit vectors), ties broken by lower row index."""
-    out = np.empty((len(queries), k), dtype=np.int64)
-    for s in range(0, len(queries), block):
-        sims = queries[s:s + block] @ base.T
-        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        order = np.lexsort((part, -np.take_along_axis(sims, part, axis=1)), axis=1)
-        out[s:s + block] = np.take_along_axis(part, order, axis=1)
-    return out
-
-
 def split(vectors: np.ndarray, n_queries: int, k: int, seed: int, name: str) -> TuneData:
-    """Seeded hold-out: n_queries rows become queries, the rest the index; ground truth by exact search."""
+    """Seeded hold-out of in-memory vectors (tests, notebooks); ground truth from mgw.bench's exact search."""
+    from mgw.bench.datasets import ground_truth, normalize
+
     vectors = np.asarray(vectors)
     if vectors.ndim != 2 or len(vectors) == 0:
         raise DataError(f"{name}: expected a 2-d array of vectors, got shape {vectors.shape}")
     if not np.isfinite(vectors).all():
         raise DataError(f"{name}: vectors contain NaN or inf")
     if not 1 <= n_queries < len(vectors) - k:
-        raise DataError(f"{name}: {n_queries} held-out queries leave too few of {len(vectors)} vectors "
-                        f"for k={k}")
-    vectors = _normalize(vectors)
+        raise DataError(f"{name}: {n_queries} held-out queries leave too few of {len(vectors)} vectors for k={k}")
+    vectors = normalize(vectors)
     perm = np.random.default_rng(seed).permutation(len(vectors))
-    queries, base = vectors[perm[:n_queries]], vectors[np.sort(perm[n_queries:])]
-    return TuneData(base=np.ascontiguousarray(base), queries=np.ascontiguousarray(queries),
-                    neighbors=exact_neighbors(base, queries, k), name=name, seed=seed)
+    base, queries = np.ascontiguousarray(vectors[perm[n_queries:]]), np.ascontiguousarray(vectors[perm[:n_queries]])
+    neighbors, _ = ground_truth(base, queries, k)
+    return TuneData(base=base, queries=queries, neighbors=neighbors.astype(np.int64), name=name, seed=seed)
 
 
 def synthetic_vectors(n: int, dim: int = 384, seed: int = 0, clusters: int = 64) -> np.ndarray:
-    """Seeded clustered unit vectors: a stand-in when no catalog embeddings exist (tests, demo runs)."""
+    """Seeded clustered unit vectors for tests (small dims); real-shaped synthetic data comes from mgw.bench."""
     rng = np.random.default_rng(seed)
     centers = rng.standard_normal((clusters, dim)).astype(np.float32)
-    labels = rng.integers(0, clusters, n)
-    x = centers[labels] + 0.9 * rng.standard_normal((n, dim)).astype(np.float32)
-    return _normalize(x)
+    x = centers[rng.integers(0, clusters, n)] + 0.9 * rng.standard_normal((n, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
 def load_data(embeddings: str | Path | None, n_queries: int, k: int, seed: int,
               synthetic_n: int = 3000) -> TuneData:
-    """Held-out split of an embeddings .npy; `None` → seeded synthetic vectors (named as such in results)."""
+    """mgw.bench's dataset recipe without its cache: `catalog-minilm-384` (seeded hold-out of an embeddings
+    .npy) or, for `None`, `synth-<N>` from the bench's default generator. Ground truth is exact top-k."""
+    from mgw.bench.datasets import CATALOG, build_dataset
+
     if embeddings is None:
-        return split(synthetic_vectors(synthetic_n, seed=seed), n_queries, k, seed, f"synthetic-{synthetic_n}")
-    path = Path(embeddings)
-    if not path.exists():
-        raise FileNotFoundError(f"embeddings file {path} not found (run `mgw embed`, or pass --embeddings)")
-    return split(np.load(path, mmap_mode="r"), n_queries, k, seed, str(path))
-
-
-def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
-    """Mean share of the true top-k row ids among the returned k (by id)."""
-    k = truth.shape[1]
-    hits = sum(len(np.intersect1d(f[:k], t, assume_unique=False)) for f, t in zip(found, truth))
-    return hits / (len(truth) * k)
+        ds = build_dataset(f"synth-{synthetic_n}", None, n_queries, seed)
+    else:
+        path = Path(embeddings)
+        if not path.is_absolute() and not path.exists():
+            path = ROOT / path
+        if not path.exists():
+            raise FileNotFoundError(f"embeddings file {embeddings} not found (run `mgw embed`, or pass --embeddings)")
+        ds = build_dataset(CATALOG, path, n_queries, seed)
+        if not np.isfinite(ds.train).all() or not np.isfinite(ds.test).all():
+            raise DataError(f"{path}: embeddings contain NaN or inf")
+    if ds.neighbors.shape[1] < k:
+        raise DataError(f"{ds.name}: only {ds.neighbors.shape[1]} ground-truth neighbours for k={k}")
+    name = str(ds.attrs.get("source") or ds.name) if embeddings is not None else ds.name
+    return TuneData(base=np.ascontiguousarray(ds.train), queries=np.ascontiguousarray(ds.test),
+                    neighbors=np.asarray(ds.neighbors[:, :k], dtype=np.int64), name=name, seed=seed)
 
 
 def build(backend: str, M: int, efConstruction: int, data: TuneData, threads: int, seed: int = 100):
@@ -118,14 +108,15 @@ def build(backend: str, M: int, efConstruction: int, data: TuneData, threads: in
 
 
 def measure(index, data: TuneData, efSearch: int, *, runs: int = 3, threads: int = 2) -> dict:
-    """recall@k and measured QPS (queries / wall seconds, best of `runs` after one warm-up batch)."""
-    index.set_query_params(efSearch=efSearch)
+    """recall@k and measured QPS for one efSearch: mgw.bench's batch mode (all held-out queries in one call
+    on the index's pinned threads, queries / wall seconds, best of `runs` after a warm-up)."""
+    from mgw.bench.metrics import recall_at_k
+    from mgw.bench.runner import measure_qps
+
+    index.set_query_params(efSearch=efSearch, threads=threads)
     k = data.k
-    ids, _ = index.search(data.queries, k)  # warm-up; also the answer recall is computed from
-    recall = recall_at_k(np.asarray(ids).astype(np.int64), data.neighbors)
-    best = float("inf")
-    for _ in range(max(1, runs)):
-        t0 = time.perf_counter()
-        index.search(data.queries, k)
-        best = min(best, time.perf_counter() - t0)
-    return {"recall": recall, "qps": len(data.queries) / best, "wall_s": best, "runs": max(1, runs)}
+    ids, _ = index.search(data.queries, k)
+    recall = float(recall_at_k(np.asarray(ids).astype(np.int64), data.neighbors, k).mean())
+    timed = measure_qps(None, data.queries, mode="batch", runs=max(1, runs), threads=threads,
+                        search_batch=lambda q: index.search(q, k))
+    return {"recall": recall, "qps": float(timed["qps"]), "wall_s": float(timed["wall_s"]), "runs": max(1, runs)}

@@ -28,7 +28,8 @@ def prepare(params: Params, *, storage: str | None, study_name: str, storage_roo
 
 def run_tune(params: Params, *, embeddings: str | Path | None, storage: str | None = None,
              study_name: str | None = None, trials: int | None = None, worker: int = 0, decide: bool = True,
-             storage_root: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
+             storage_root: str | Path | None = None, progress: bool = True,
+             synthetic_n: int = 3000) -> dict[str, Any]:
     """Run `trials` trials of this worker into the study, then summarize the whole study (all workers)."""
     import optuna
 
@@ -36,7 +37,7 @@ def run_tune(params: Params, *, embeddings: str | Path | None, storage: str | No
     study_name = study_name or tp.study
     trials = tp.trials if trials is None else trials
     space, st = prepare(params, storage=storage, study_name=study_name, storage_root=storage_root)
-    data = harness.load_data(embeddings, tp.queries, tp.k, params.seed)
+    data = harness.load_data(embeddings, tp.queries, tp.k, params.seed, synthetic_n=synthetic_n)
     cache = BuildCache(data, tp.threads, tp.max_cached_builds)
     objective = Objective(data, space, cache, recall_target=tp.recall_target, runs=tp.runs, threads=tp.threads,
                           memory=tp.memory_objective, worker=worker)
@@ -142,7 +143,7 @@ def run_and_report(params: Params, *, params_path: str | Path | None = None, emb
                    storage: str | None = None, study_name: str | None = None, trials: int | None = None,
                    worker: int = 0, decide: bool = True, apply: bool = False,
                    metrics_dir: str | Path | None = None, storage_root: str | Path | None = None,
-                   progress: bool = True) -> dict[str, Any]:
+                   progress: bool = True, synthetic_n: int = 3000) -> dict[str, Any]:
     """run_tune + write reports/metrics/tune.json (+ params.yaml index: when apply and a config was chosen)."""
     from mgw.reporting import write_metrics
     from mgw.tune.apply import apply_config, index_settings
@@ -150,7 +151,8 @@ def run_and_report(params: Params, *, params_path: str | Path | None = None, emb
     if apply and not decide:
         raise TuneConfigError("--apply needs the decision step (drop --no-decide)")
     result = run_tune(params, embeddings=embeddings, storage=storage, study_name=study_name, trials=trials,
-                      worker=worker, decide=decide, storage_root=storage_root, progress=progress)
+                      worker=worker, decide=decide, storage_root=storage_root, progress=progress,
+                      synthetic_n=synthetic_n)
     result["applied"] = None
     chosen = result.get("chosen")
     if apply and chosen:
@@ -185,3 +187,16 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     if result.get("metrics_path"):
         lines.append(f"wrote {result['metrics_path']}")
     return lines
+
+
+def demo_run(out_dir: str | Path, params: Params | None = None) -> dict[str, Any]:
+    """A small complete study on seeded synthetic vectors (notebook fallback when no tune.json exists)."""
+    from mgw.config import load_params
+
+    params = params or load_params(overrides={"tune": {
+        "queries": 100, "runs": 1, "confirm_runs": 1, "spread_builds": 2, "population": 4,
+        "backends": ["hnswlib", "faiss-hnsw-flat"],
+        "space": {"M": [8, 16, 32], "efConstruction": [40, 100], "efSearch": [10, 16, 32, 64, 100]}}})
+    out_dir = Path(out_dir)
+    return run_and_report(params, embeddings=None, storage=f"sqlite:///{out_dir / 'demo.db'}", study_name="demo",
+                          trials=8, metrics_dir=out_dir, progress=False, synthetic_n=1500)
