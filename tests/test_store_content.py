@@ -244,3 +244,14 @@ def test_matches_a_dict_model(tmp_path_factory, seq):
     for i in list(model)[:3]:
         assert s.search(model[i], 1)[0][0] == [i]
     s.close()
+
+
+def test_auto_persist_interval(tmp_path):
+    s = ContentStore(tmp_path / "s", dim=DIM, backend=EXACT_SPEC, persist_interval_s=3600)
+    s.insert_batch(docs(["a"]), vecs(1))  # no snapshot yet: one is written after the commit
+    s.insert_batch(docs(["b"]), vecs(1, 1))  # within the interval: none
+    assert [x.meta["count"] for x in s.snapshots.valid()] == [1]
+    s.persist_interval_s = 1e-6
+    s.insert_batch(docs(["c"]), vecs(1, 2))
+    assert [x.meta["count"] for x in s.snapshots.valid()] == [3, 1]
+    s.close()

@@ -43,15 +43,16 @@ def backend_spec(params: Params) -> str:
 
 
 def _build_kw(params: Params, backend: str) -> dict[str, Any]:
-    return {"M": params.index.M, "efConstruction": params.index.efConstruction} if backend == "hnswlib" else {}
+    from mgw.store.stores import index_build_params
+
+    return index_build_params(params, backend)
 
 
 def throughput(params: Params, workdir: Path, vectors: np.ndarray, backend: str) -> dict[str, Any]:
     """Rows/s inserting `vectors` in batches: ContentStore transactions vs `index.add` on the raw index."""
     batch = params.store.bench_batch
     threads = params.index.threads
-    kw = {**_build_kw(params, backend), "threads": threads} if ":" not in backend else {}
-    be = Backend.resolve(backend, **kw)
+    be = Backend.resolve(backend, **_build_kw(params, backend))
     n = len(vectors)
     ids = [f"r{i}" for i in range(n)]
     docs = [{"entity_id": i, "title": i, "type": "movie", "genres": ["drama"]} for i in ids]
@@ -184,7 +185,7 @@ def run_storage_benchmark(params: Params, runs: int | None = None, items: int | 
         d = Path(d)
         result: dict[str, Any] = {"backend": backend, "vectors": source}
         result["crash"] = crash(params, d, backend, runs)
-        conc_kw = _build_kw(params, backend) if ":" not in backend else {}
+        conc_kw = _build_kw(params, backend)
         result["concurrency"] = run_concurrency_test(
             d / "conc", readers=params.store.concurrency_readers, seconds=params.store.concurrency_seconds,
             backend=Backend.resolve(backend, **conc_kw), seed=params.seed)

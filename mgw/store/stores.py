@@ -33,12 +33,25 @@ def key_path(params: Params) -> Path | None:
 
 def content_store(params: Params, root: Path | None = None, backend: Any = None, **kw: Any) -> ContentStore:
     s, ix = params.store, params.index
-    build = {} if backend is not None else {k: getattr(ix, k) for k in ("M", "efConstruction")}
+    backend = backend or s.backend or ix.backend
+    build = index_build_params(params, backend)
     return ContentStore(root or store_root(params) / "content", dim=params.embed.dim,
-                        backend=backend or s.backend or ix.backend, metric=ix.metric, snapshot_dir=s.snapshot_dir,
+                        backend=backend, metric=ix.metric, snapshot_dir=s.snapshot_dir,
                         max_snapshots=s.maxSnapshots, max_age_s=s.maxAgeHours * 3600,
                         persist_interval_s=s.persistIntervalS if s.autoPersist else None,
                         compact_min=s.compact_min, compact_ratio=s.compact_ratio, **build, **kw)
+
+
+def index_build_params(params: Params, backend: Any) -> dict[str, Any]:
+    """Build params from `index:` for an `mgw.index` backend name; none for a Backend object or "module:fn"."""
+    if not isinstance(backend, str) or ":" in backend:
+        return {}
+    kw: dict[str, Any] = {"threads": params.index.threads, "seed": params.seed}
+    if backend == "hnswlib":
+        kw.update(M=params.index.M, efConstruction=params.index.efConstruction)
+    elif backend.startswith("faiss-hnsw"):
+        kw.update(M=params.index.M)
+    return kw
 
 
 @dataclass
