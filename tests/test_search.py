@@ -1,0 +1,120 @@
+"""Search pipeline with small injected parts: a bag-of-words embedder and the exact index."""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from mgw.errors import DataError
+from mgw.hypergraph.availability import ModelledAvailability
+from mgw.hypergraph.store import HypergraphStore
+from mgw.index import make_index
+from mgw.search import SearchPipeline, UtilityReranker, cache_key, public_response
+from test_hypergraph import REGIONS, small_catalog
+
+DIM = 32
+
+
+def word_vec(word: str) -> np.ndarray:
+    seed = int.from_bytes(hashlib.sha256(word.lower().encode()).digest()[:4], "little")
+    return np.random.default_rng(seed).standard_normal(DIM)
+
+
+def embed(texts):
+    out = np.stack([sum((word_vec(w) for w in t.split()), np.zeros(DIM)) + 1e-3 for t in texts])
+    return (out / np.linalg.norm(out, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    cat = small_catalog(400, seed=4)
+    cat["title"] = [f"Title {i}" for i in range(len(cat))]
+    cat["description"] = ["space robots" if i % 7 == 0 else "village baking" for i in range(len(cat))]
+    store = HypergraphStore.from_catalog(cat, ModelledAvailability(REGIONS, 0.3, 1).rows(cat), REGIONS)
+    vectors = embed([f"{d} {' '.join(g)}" for d, g in zip(cat.description, cat.genres)])
+    index = make_index("exact", DIM, "cosine")
+    index.build(vectors, list(cat.entity_id))
+    return SearchPipeline(cat, store, index, embed, UtilityReranker(store), candidates=100, k=10)
+
+
+def test_filters_are_applied_inside_search(pipe):
+    resp = pipe.search("space robots comedies not on Netflix in UK", k=50)
+    allowed = set(pipe.store.query(["and", ["region", "GB"], ["not", ["avail", "netflix", "GB"]],
+                                    ["genre", "comedy"]]))
+    assert resp["results"] and len(resp["results"]) == min(50, len(allowed))
+    assert {r["id"] for r in resp["results"]} <= allowed
+    assert resp["metadata"]["filter_matches"] == len(allowed)
+    assert resp["filters"]["platforms"]["none"] == ["netflix"]
+    assert resp["filters"]["text"] == "space robots"
+
+
+def test_semantic_text_ranks_matching_descriptions_first(pipe):
+    resp = pipe.search("space robots", k=10)
+    assert all(r["description"] == "space robots" for r in resp["results"][:5])
+
+
+def test_response_format(pipe):
+    resp = public_response(pipe.search("space robots on netflix", k=3, explain=True))
+    assert set(resp) == {"query", "filters", "results", "pagination", "metadata", "debug"}
+    r = resp["results"][0]
+    assert set(r) >= {"id", "title", "description", "score", "availability", "deepLinks", "metadata"}
+    assert any(a["platform"] == "netflix" and "US" in a["availableRegions"] for a in r["availability"])
+    assert r["deepLinks"]["netflix"].startswith("https://www.netflix.com/search?q=Title")
+    assert resp["metadata"]["from_cache"] is False and resp["metadata"]["model"] == "utility-v1"
+    stages = resp["debug"]["stages_ms"]
+    assert set(stages) == {"parse_ms", "embed_ms", "filter_ms", "ann_ms", "rerank_ms", "format_ms", "total_ms"}
+    assert stages["total_ms"] >= stages["ann_ms"] >= 0
+
+
+def test_pagination_is_consistent(pipe):
+    full = pipe.search("village baking", k=20)["results"]
+    page2 = pipe.search("village baking", k=5, offset=5)
+    assert [r["id"] for r in page2["results"]] == [r["id"] for r in full[5:10]]
+    assert page2["pagination"] == {"offset": 5, "limit": 5, "total": 100}
+
+
+def test_no_match_returns_empty(pipe):
+    resp = pipe.search("westerns on hulu in Japan")
+    assert resp["results"] == [] and resp["metadata"]["filter_matches"] == 0
+
+
+def test_scores_sorted_and_utility_formula(pipe):
+    resp = pipe.search("space robots", k=10)
+    scores = [r["score"] for r in resp["results"]]
+    assert scores == sorted(scores, reverse=True)
+    rr = pipe.reranker
+    top = resp["results"][0]
+    i = pipe.store.index[top["id"]]
+    expect = 0.6 * max(0.0, min(1.0, top["similarity"])) + 0.2 * rr.popularity[i] + 0.1 * rr.recency[i]
+    assert top["score"] == pytest.approx(expect, abs=1e-5)
+
+
+def test_injected_reranker_is_used(pipe):
+    class Reverse:
+        version = "reverse-test"
+
+        def rerank(self, user, ids, scores, k=None):
+            assert user == "u1"
+            return list(ids)[::-1], np.arange(len(ids), dtype=float)[::-1]
+
+    p2 = SearchPipeline(pipe.catalog.reset_index(drop=True), pipe.store, pipe.index, embed, Reverse())
+    base = pipe.index.search(embed(["space robots"])[0], 100)[0]
+    resp = p2.search("space robots", user="u1", k=3)
+    assert [r["id"] for r in resp["results"]] == list(base[::-1][:3])
+    assert resp["metadata"]["model"] == "reverse-test"
+
+
+def test_bad_arguments(pipe):
+    with pytest.raises(DataError):
+        pipe.search("x", k=0)
+    with pytest.raises(DataError):
+        pipe.search("x", offset=-1)
+
+
+def test_cache_key_equal_for_equal_meaning():
+    from mgw.query import parse
+
+    a = cache_key(parse("comedies on Prime Video and Netflix in the UK"), None, 10, 0)
+    b = cache_key(parse("Netflix and Amazon comedies in UK"), None, 10, 0)
+    assert a == b and a != cache_key(parse("comedies on Netflix"), None, 10, 0)
