@@ -199,7 +199,7 @@ class HypergraphParams(Section):
     bench_queries: int = Field(200, ge=10)
     synth_titles: int = Field(1_000_000, ge=0)  # 0 skips the simulated-catalog benchmark
     availability: str | None = None  # CSV/parquet (entity_id, platform, region) replacing the availability model
-    reference_queries: int = Field(50, ge=1)  # queries XGI answers on the simulated catalog (it is slow there)
+    reference_queries: int = Field(10, ge=1)  # queries XGI answers on the simulated catalog (it is slow there)
 
 
 class SearchParams(Section):
