@@ -43,6 +43,18 @@ def bucket(ts: float, resolution: str) -> float:
     return d.timestamp()
 
 
+def bucket_array(ts: np.ndarray, resolution: str) -> np.ndarray:
+    """Vectorised `bucket` (UTC has no DST, so minute/hour/day buckets are plain floor divisions)."""
+    ts = np.asarray(ts, dtype=float)
+    step = {"realtime": 60.0, "hourly": 3600.0, "daily": DAY}.get(resolution)
+    if step is not None:
+        return np.floor(ts / step) * step
+    if resolution != "monthly":
+        raise DataError(f"unknown resolution {resolution!r}")
+    months = pd.to_datetime(ts, unit="s", utc=True).tz_localize(None).to_period("M").to_timestamp()
+    return (months - pd.Timestamp("1970-01-01")) // pd.Timedelta("1s") * 1.0
+
+
 def aggregate(values: np.ndarray, how: str) -> float:
     return float({"mean": np.mean, "sum": np.sum, "max": np.max, "min": np.min,
                   "p95": lambda v: np.percentile(v, 95)}[how](values))
@@ -83,8 +95,8 @@ class MetricsArchive:
 
     def record_many(self, frame: pd.DataFrame) -> None:
         """Bulk load: columns ts + metric names (used to build long synthetic histories)."""
-        rows = [(m, bucket(t, "realtime"), float(v)) for m in frame.columns if m != "ts"
-                for t, v in zip(frame["ts"], frame[m])]
+        b = bucket_array(frame["ts"].to_numpy(), "realtime")
+        rows = [(m, t, float(v)) for m in frame.columns if m != "ts" for t, v in zip(b.tolist(), frame[m])]
         if set(frame.columns) - {"ts"} - set(AGGREGATION):
             raise DataError("unknown metric columns")
         self.conn.execute("BEGIN")
@@ -101,7 +113,7 @@ class MetricsArchive:
             if df.empty:
                 out[f"{src}->{dst}"] = 0
                 continue
-            df["b"] = df["ts"].map(lambda t: bucket(t, dst))
+            df["b"] = bucket_array(df["ts"].to_numpy(), dst)
             rows = [(m, dst, b, aggregate(g["value"].to_numpy(), AGGREGATION[m]), int(g["n"].sum()))
                     for (m, b), g in df.groupby(["metric", "b"])]
             self.conn.execute("BEGIN IMMEDIATE")
@@ -127,7 +139,7 @@ class MetricsArchive:
         df["level"] = df["resolution"].map(RESOLUTIONS.index)
         fine = df[df["level"] <= level].copy()
         coarse = df[df["level"] > level][["ts", "value", "n", "resolution"]]
-        fine["b"] = fine["ts"].map(lambda t: bucket(t, res))
+        fine["b"] = bucket_array(fine["ts"].to_numpy(), res)
         agg = [{"ts": b, "value": aggregate(g["value"].to_numpy(), AGGREGATION[metric]), "n": int(g["n"].sum()),
                 "resolution": res} for b, g in fine.groupby("b")]
         out = pd.concat([pd.DataFrame(agg), coarse], ignore_index=True) if agg else coarse
