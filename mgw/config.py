@@ -105,13 +105,16 @@ class IndexParams(Section):
 
 
 class BenchParams(Section):
-    datasets: list[str] = ["catalog-minilm-384", "synth-100k"]
+    datasets: list[str] = ["catalog-minilm-384", "synth-20k"]  # synth-<N>[k|m]; synth-100k / synth-1m opt-in
     backends: list[str] = ["hnswlib", "faiss", "annoy", "exact"]
     queries: int = Field(1000, ge=10)
-    synth_size: int = Field(100_000, ge=1000)
+    synth_size: int = Field(100_000, ge=1000)  # size used by tools that ask for "the" synth set (tune)
     runs: int = Field(3, ge=1)
     threads: int = Field(2, ge=1)
     k: int = Field(10, ge=1)
+    embeddings: str = "data/processed/embeddings.npy"  # catalog-minilm-384 source and synth fit source
+    grid: Literal["small", "full"] = "small"
+    filtered_queries: int = Field(200, ge=10)
 
 
 class TuneParams(Section):

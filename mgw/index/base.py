@@ -113,21 +113,23 @@ class BaseIndex:
 
     # ------------------------------------------------------------------ validation helpers
     def _check_vectors(self, vectors: Any, what: str = "vectors") -> np.ndarray:
-        x = np.asarray(vectors, dtype=np.float32)
+        """float32 C-contiguous [n, dim], finite, unit-norm for cosine. Finiteness is checked on the
+        squared norms (NaN/inf anywhere makes them non-finite): one reduction, cheap on the query path."""
+        x = vectors if type(vectors) is np.ndarray and vectors.dtype == np.float32 else np.asarray(vectors, np.float32)
         if x.ndim == 1:
             x = x[None, :]
         if x.ndim != 2:
             raise DimensionError(f"{self.backend}: {what} must be 1-D or 2-D, got shape {x.shape}")
         if x.shape[1] != self.dim:
             raise DimensionError(f"{self.backend}: {what} have dimension {x.shape[1]}, index has {self.dim}")
-        if not np.isfinite(x).all():
-            raise DataError(f"{self.backend}: {what} contain NaN or inf")
+        sq = np.einsum("ij,ij->i", x, x)
+        if not np.isfinite(sq).all():
+            raise DataError(f"{self.backend}: {what} contain NaN or inf (or overflow float32)")
         if self.metric == "cosine":
-            norms = np.linalg.norm(x, axis=1, keepdims=True)
-            if (norms == 0).any():
+            if not sq.all():
                 raise DataError(f"{self.backend}: zero vector cannot be used with metric cosine")
-            x = x / norms
-        return np.ascontiguousarray(x, dtype=np.float32)
+            x = x * (1.0 / np.sqrt(sq))[:, None]
+        return x if x.flags.c_contiguous else np.ascontiguousarray(x)
 
     def _check_new_ids(self, ids: Any, n: int) -> list[str]:
         ids = [str(i) for i in (ids.tolist() if isinstance(ids, np.ndarray) else list(ids))]
@@ -278,7 +280,7 @@ class BaseIndex:
         if filter is None:
             labels, raw = self._native_search(q, k)
             scores = self._to_score(raw)
-            if labels.min() < 0:  # library returned fewer than k (deletions, small search budget)
+            if labels.dtype != np.uint64 and labels.min() < 0:  # fewer than k came back (deletions, budget)
                 from mgw.index.filtered import fill_missing
 
                 labels, scores = fill_missing(self, q, k, labels, scores, None)
@@ -286,6 +288,9 @@ class BaseIndex:
             from mgw.index.filtered import filtered_search
 
             labels, scores = filtered_search(self, q, k, self.make_filter(filter))
+        if labels.dtype == np.uint64 or labels.min() >= 0:  # no padding: plain gather
+            ids = self._ids[labels]
+            return (ids[0], scores[0]) if single else (ids, scores)
         ids = self._map_ids(labels)
         if single:
             keep = labels[0] >= 0
@@ -294,8 +299,6 @@ class BaseIndex:
 
     def _map_ids(self, labels: np.ndarray) -> np.ndarray:
         labels = np.asarray(labels, dtype=np.int64)
-        if labels.size and labels.min() >= 0:
-            return self._ids[labels]
         out = np.empty(labels.shape, dtype=object)
         ok = labels >= 0
         out[ok] = self._ids[labels[ok]]
@@ -303,10 +306,11 @@ class BaseIndex:
 
     def _exact_scores(self, q: np.ndarray, x: np.ndarray) -> np.ndarray:
         """mgw scores between normalized queries q and stored vectors x (brute force)."""
+        ip = (x @ q.T).T  # x @ q.T: a gemv for one query (q @ x.T takes a slower BLAS path there)
         if self.metric == "l2":
-            d2 = (q * q).sum(1)[:, None] - 2 * q @ x.T + (x * x).sum(1)[None, :]
+            d2 = (q * q).sum(1)[:, None] - 2 * ip + (x * x).sum(1)[None, :]
             return np.sqrt(np.maximum(d2, 0))
-        return q @ x.T
+        return ip
 
     @property
     def higher_is_better(self) -> bool:

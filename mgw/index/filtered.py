@@ -74,12 +74,13 @@ def _live_labels(index: "BaseIndex") -> np.ndarray:
 def fill_missing(index: "BaseIndex", q: np.ndarray, k: int, labels: np.ndarray, scores: np.ndarray,
                  allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Redo by brute force the rows that hold fewer than min(k, |allowed|) results."""
+    labels = labels.astype(np.int64, copy=False)  # hnswlib gives uint64
     pool = _live_labels(index) if allowed is None else allowed
     want = min(k, pool.size)
     short = np.flatnonzero((labels >= 0).sum(1) < want)
     if short.size:
         bl, bs = brute_force(index, q[short], k, pool)
-        labels, scores = labels.copy(), scores.astype(np.float32, copy=True)
+        labels, scores = labels.copy(), np.array(scores, dtype=np.float32)
         labels[short], scores[short] = bl, bs
     return labels, scores
 

@@ -66,8 +66,7 @@ class HnswIndex(BaseIndex):
             allowed = set(labels.tolist())
             flt, threads = allowed.__contains__, 1  # Python callback: keep it on one thread (GIL)
         try:
-            found, dist = self.index.knn_query(queries, k=k, num_threads=threads, filter=flt)
-            return found.astype(np.int64), dist
+            return self.index.knn_query(queries, k=k, num_threads=threads, filter=flt)  # labels uint64
         except RuntimeError:  # fewer than k reachable results in some row: go row by row, pad with -1
             found = np.full((len(queries), k), -1, dtype=np.int64)
             dist = np.full((len(queries), k), np.nan, dtype=np.float32)
