@@ -274,6 +274,7 @@ class SimParams(Section):
         "scenarios/self-healing-resilience.yaml",
     ]
     scale: float = Field(0.05, gt=0, le=1)  # multiplies scenario sizes (1.0 = seed sizes)
+    threads: int = Field(2, ge=1)  # threads for batch search in scenarios (chaos index ops use one)
 
 
 class ModeParams(Section):

@@ -163,3 +163,24 @@ def run_scenario(path: str | Path, scale: float = 0.05, seed: int = 42, threads:
     out = Path(out_dir) if out_dir else ROOT / "reports" / "scenarios"
     report["path"] = str(write_json_atomic(out / f"{sc.scenario}.json", report))
     return report
+
+
+def summary_table(report: dict[str, Any]) -> str:
+    """Plain-text table of one scenario report: metric, mean ± std, CV, bound, pass/fail."""
+    lines = [f"scenario {report['scenario']} (scale {report['scale']}, {report['iterations']} iterations): "
+             f"{'PASS' if report['pass'] else 'FAIL'}",
+             f"{'metric':<24}{'mean':>14}{'std':>12}{'cv':>9}  {'expected':<20}result"]
+    for name, m in report["metrics"].items():
+        e = report["expectations"].get(name)
+        bound = "" if e is None else f"[{e['min'] if e['min'] is not None else ''}, {e['max'] if e['max'] is not None else ''}]"
+        verdict = "" if e is None else ("pass" if e["pass"] else f"FAIL (margin {e['margin']:.4g})")
+        fmt = lambda x: "n/a" if x is None else f"{x:.4g}"  # noqa: E731
+        lines.append(f"{name + (' ' + m['unit'] if m.get('unit') else ''):<24}{fmt(m['mean']):>14}{fmt(m['std']):>12}"
+                     f"{fmt(m['cv']):>9}  {bound:<20}{verdict}")
+    for name, v in report["variance"].items():
+        lines.append(f"variance {name}: cv {v['cv']:.4g} < {v['max_cv']}: {'pass' if v['pass'] else 'FAIL'}")
+    c = report["coherence"]
+    lines.append(f"coherence {c['score']:.3f} (> {c['target']}, tolerance {c['tolerance']}): "
+                 f"{'pass' if c['pass'] else 'FAIL'}")
+    lines.append(f"→ {report['path']}")
+    return "\n".join(lines)

@@ -176,7 +176,11 @@ def self_healing(params: dict[str, Any], data: str = "simulated", seed: int = 42
     if "mpc" in policies:
         policies["mpc"] = {"horizon": int(mpc.get("predictionHorizon", 10)),
                            "step_s": float(mpc.get("adaptationInterval", 3_600_000)) / 1000.0, **policies["mpc"]}
+    from mgw.sim.monitoring import DEFAULT_RULES, evaluate_all, timeline_series
+
     result = compare(cfg, policies)
+    for res in result["policies"].values():
+        res["alerts"] = evaluate_all(DEFAULT_RULES, timeline_series(res["timeline"]))
     chosen = result["policies"][params.get("policy", "mpc")]
     metrics = {"uptime": chosen["uptime"],
                "degradationPrevention": chosen["degradation_prevented"],
@@ -185,6 +189,22 @@ def self_healing(params: dict[str, Any], data: str = "simulated", seed: int = 42
                "selfHealingSuccess": chosen["self_healing_success"],
                "repairCompute": chosen["repair_compute_s"]}
     return metrics, result
+
+
+def chaos_report(scenario_path: str, scale: float = 0.05, seed: int = 42, mode: str | None = None,
+                 metrics_dir: str | None = None) -> dict[str, Any]:
+    """One policy comparison for a self-healing scenario file → reports/metrics/chaos.json (with alerts)."""
+    from mgw.reporting import write_metrics
+    from mgw.sim.modes import chaos_config
+    from mgw.sim.scenario import load_scenario, scaled_params
+
+    params = scaled_params(load_scenario(scenario_path), scale)
+    if mode is not None:
+        params["replication"] = chaos_config(params, seed, mode=mode).replication
+    _, result = self_healing(params, seed=seed)
+    result["scenario"], result["scale"], result["mode"] = scenario_path, scale, mode
+    write_metrics("chaos", result, seed=seed, threads=1, metrics_dir=metrics_dir)
+    return result
 
 
 WORKLOADS: dict[str, Callable[..., tuple[dict[str, float], dict[str, Any]]]] = {
