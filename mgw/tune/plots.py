@@ -27,7 +27,8 @@ def pareto(result: dict[str, Any], ax=None):
     for backend, g in df.groupby("backend"):
         ax.scatter(g["recall"], g["qps"], marker=MARKERS.get(backend, "o"), alpha=0.55, label=backend)
     front = df[df["on_front"]].sort_values("recall")
-    ax.step(front["recall"], front["qps"], where="post", color="k", lw=1, label="Pareto front")
+    ax.plot(front["recall"], front["qps"], drawstyle="steps-post", color="k", lw=1, marker="o", ms=9, mfc="none",
+            label="Pareto front")
     d = result.get("default")
     if d:
         ax.scatter([d["recall"]], [d["qps"]], marker="*", s=260, c="red", edgecolors="k", zorder=5,

@@ -87,7 +87,9 @@ def open_storage(url: str | None, study: str, *, root: str | Path | None = None,
     last: Exception | None = None
     for attempt in range(retries):
         try:
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+            # On a shared server a worker may die mid-trial: heartbeats let the others mark its trial FAILED.
+            beat = {} if dialect == "sqlite" else {"heartbeat_interval": 60, "grace_period": 180}
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **beat)
         except SQLAlchemyError as e:  # CREATE TABLE race between workers
             last = e
             time.sleep(0.5 * (attempt + 1))
