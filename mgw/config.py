@@ -153,8 +153,8 @@ class GnnParams(Section):
     candidates: int = Field(100, ge=10)
     k: int = Field(10, ge=1)
     epochs: int = Field(20, ge=1)
-    lr: float = Field(0.001, gt=0)
-    batch_size: int = Field(128, ge=1)
+    lr: float = Field(0.01, gt=0)
+    batch_size: int = Field(32, ge=1)  # training users per step
     item_knn: int = Field(10, ge=0)
     patience: int = Field(4, ge=1)
     threads: int = Field(2, ge=1)

@@ -138,7 +138,7 @@ _YEAR = re.compile(r"\s*\((\d{4})\)\s*$")
 _ARTICLE = re.compile(r"^(.*), (The|A|An|Les|La|Le|L'|Il|Das|Der|Die|El)$", re.IGNORECASE)
 _ALT = re.compile(r"\s*\([^)]*\)\s*$")
 GENRE_MAP = {"sci-fi": "scifi", "children": "kids", "(no genres listed)": "other", "film-noir": "crime",
-             "imax": "other", "adventure": "action"}
+             "imax": "other", "musical": "music"}
 
 
 def parse_movielens_title(raw: str) -> tuple[str, int | None]:

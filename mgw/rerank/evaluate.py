@@ -278,3 +278,29 @@ def run(params: Params, out_dir: str | Path | None = None, registry_dir: str | P
     write_metrics("rerank" if gp.interactions == "simulated" else "rerank_movielens", result,
                   seed=params.seed, threads=gp.threads, metrics_dir=metrics_dir)
     return result
+
+
+# --------------------------------------------------------------------------- report helpers
+def summary_table(result: dict) -> pd.DataFrame:
+    """Rankers × metrics as 'mean [lo, hi]' numbers for the notebook."""
+    rows = []
+    for name, r in result["rankers"].items():
+        row = {"ranker": name}
+        for m in METRICS:
+            row[m] = r[m]["mean"]
+            row[f"{m} ci95"] = f"[{r[m]['ci95'][0]:.4f}, {r[m]['ci95'][1]:.4f}]"
+        row["coverage@10"] = r.get("coverage@10")
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("ranker")
+
+
+def demo_run(root: str | Path) -> dict:
+    """A small run on the toy catalog into root (used by the notebook when pipeline outputs are absent)."""
+    from mgw.rerank.toy import toy_params, write_toy_catalog
+
+    root = Path(root)
+    write_toy_catalog(root / "catalog", n_items=200, dim=32)
+    params = toy_params(root, users=50, events=20, epochs=2)
+    run(params, out_dir=root / "out", metrics_dir=root / "metrics", progress=False)
+    return {"metrics": root / "metrics" / "rerank.json", "per_user": root / "out" / "per_user.parquet",
+            "registry": root / "models"}

@@ -28,7 +28,7 @@ class GATReranker(nn.Module):
         self.sim_weight = nn.Parameter(torch.tensor(5.0))
         # Attention normalises over neighbours, so node states cannot carry an item's degree; popularity
         # enters the score as its own learned term.
-        self.pop_weight = nn.Parameter(torch.tensor(0.0))
+        self.pop_weight = nn.Parameter(torch.tensor(1.0))
 
     def config(self) -> dict:
         return {"class": type(self).__name__, "input_dim": self.input_dim, "hidden_dim": self.hidden_dim,

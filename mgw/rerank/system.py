@@ -1,8 +1,8 @@
 """LightningModule for the GAT reranker and `fit_gat`, which trains it on a RerankData's train split.
 
 Each step holds out a share of the batch users' positive edges from message passing and from their
-preference features, and asks the model to rank those held-out items above one random item and one hard
-negative from the user's retrieved candidates (BPR). So the model learns to predict unseen items, as at
+preference features, and asks the model to rank each held-out item first among the user's retrieved
+candidates (listwise softmax) and above a random item (BPR). So the model learns to predict unseen items, as at
 test time, not to recognise its own neighbours. Validation NDCG@10 (retrieve-then-rerank on the val split)
 drives checkpointing and early stopping.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
 from pathlib import Path
 
 import lightning as L
@@ -54,17 +53,17 @@ class RerankSystem(L.LightningModule):
         x_users = g.user_features(u, pos)
         _, h = self.model(torch.cat([x_users, g.item_emb]), g.edge_index(~sup))
         neg_rand = torch.randint(0, g.n_items, (len(u),), device=self.device)
-        neg_hard = self.hard_cand[u, torch.randint(0, self.hard_cand.shape[1], (len(u),), device=self.device)]
         hu, xu = h[u], x_users[u]
-
         deg = torch.bincount(g.ui_item[~sup], minlength=g.n_items).float().log1p()
+        h_items, emb = h[U:], g.item_emb
 
-        def s(items):
-            return ((hu * h[U + items]).sum(-1) / math.sqrt(self.model.hidden_dim)
-                    + self.model.sim_weight * (xu * g.item_emb[items]).sum(-1) + self.model.pop_weight * deg[items])
+        def s(items):  # items [B, C] → scores of (user, item) pairs, exactly as GATReranker.score
+            return self.model.score(hu, h_items[items], torch.einsum("bd,bcd->bc", xu, emb[items]), deg[items])
 
-        sp = s(pos)
-        loss = -(F.logsigmoid(sp - s(neg_rand)).mean() + F.logsigmoid(sp - s(neg_hard)).mean()) / 2
+        sp = s(pos[:, None])[:, 0]
+        # Listwise over the user's retrieved candidates (the reranking task), plus BPR against a random item.
+        listwise = -F.log_softmax(torch.cat([sp[:, None], s(self.hard_cand[u])], 1), 1)[:, 0].mean()
+        loss = listwise - F.logsigmoid(sp - s(neg_rand[:, None])[:, 0]).mean()
         self.log("train_loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=len(u))
         self._losses.append(float(loss.detach()))
         return loss
