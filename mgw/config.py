@@ -232,7 +232,7 @@ class StoreParams(Section):
     querylog_retention_days: float = Field(90, gt=0)
     pseudonymize_after_days: float = Field(30, gt=0)
     watch_history_days: float = Field(365, gt=0)
-    crash_max_delay_s: float = Field(0.15, gt=0)
+    crash_max_delay_s: float = Field(0.3, gt=0)
     concurrency_readers: int = Field(4, ge=1)
     concurrency_seconds: float = Field(3.0, gt=0)
     bench_items: int = Field(5000, ge=100)  # rows inserted in the throughput benchmark
