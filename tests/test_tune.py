@@ -208,6 +208,19 @@ def test_tune_end_to_end_sqlite(tmp_path, emb_file, small_params, capsys):
     assert rc == 0
     study = optuna.load_study(study_name="t", storage=f"sqlite:///{db}")
     assert len(study.trials) == 10 and {t.user_attrs["worker"] for t in study.trials} == {0, 1}
+    # --trials 0 --apply: decide from the stored study and write the choice into params.yaml (only index:)
+    rc = cli_main(argv[:-2] + ["--trials", "0", "--apply"])
+    res = json.loads((tmp_path / "tune.json").read_text())
+    cfg = res["chosen"]["config"]
+    if cfg["backend"] == "hnswlib" or "factory" in load_params(small_params, environ={}).index.model_fields:
+        assert rc == 0 and res["applied"]["index.efSearch"]["new"] == cfg["efSearch"]
+        p = load_params(small_params, environ={})
+        assert (p.index.M, p.index.efConstruction, p.index.efSearch) == (cfg["M"], cfg["efConstruction"],
+                                                                         cfg["efSearch"])
+        assert p.tune.space == load_params(small_params, environ={}).tune.space
+    else:  # faiss choice without an index factory key: refused, file unchanged
+        assert rc == 2 and small_params.read_text() == before
+    capsys.readouterr()
     # joining with another space is refused before any trial
     rc = cli_main(argv[:-2] + ["--space", "M=8,12"])
     assert rc == 2 and "was created with M" in capsys.readouterr().err
