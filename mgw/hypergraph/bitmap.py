@@ -28,8 +28,12 @@ def from_indices(idx: np.ndarray, n: int) -> np.ndarray:
 
 
 def to_indices(words: np.ndarray) -> np.ndarray:
-    """Sorted title indices whose bit is set."""
-    return np.flatnonzero(np.unpackbits(words.view(np.uint8), bitorder="little"))
+    """Sorted title indices whose bit is set. Sparse results unpack only their non-zero words."""
+    nz = np.flatnonzero(words)
+    if len(nz) * 4 >= len(words):
+        return np.flatnonzero(np.unpackbits(words.view(np.uint8), bitorder="little"))
+    pos = np.flatnonzero(np.unpackbits(words[nz].view(np.uint8), bitorder="little"))
+    return nz[pos >> 6] * 64 + (pos & 63)
 
 
 def count(words: np.ndarray) -> int:
