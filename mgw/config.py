@@ -210,7 +210,6 @@ class SearchParams(Section):
     k: int = Field(10, ge=1)
     bench_queries: int = Field(200, ge=1)
     reranker: str = "production"  # registry alias/version of the GAT; the utility score when none is registered
-    models_root: str = "models/reranker"
 
 
 # --------------------------------------------------------------------------- store, cache, sim

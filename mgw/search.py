@@ -191,26 +191,17 @@ def public_response(resp: dict[str, Any]) -> dict[str, Any]:
 
 
 def production_reranker(params: Any, store: HypergraphStore) -> Reranker:
-    """The registry's GAT at `search.reranker` (alias or version) when registered and loadable; the seed's
-    utility score otherwise (the response's metadata.model says which one answered)."""
-    from pathlib import Path
+    """The registry's GAT at `search.reranker` (alias or version, registry `gnn.registry_dir`) when one is
+    registered; the seed's utility score otherwise (the response's metadata.model says which answered).
+    A registered but corrupt model fails loudly rather than silently serving the fallback."""
+    from mgw.errors import UnknownIdError
+    from mgw.rerank import load_reranker
 
-    from mgw.config import ROOT
-
-    root = Path(params.search.models_root)
-    root = root if root.is_absolute() else ROOT / root
     try:
-        from mgw.rerank import inference
-        from mgw.rerank.registry import Registry
-    except ImportError:
+        gat = load_reranker(params.search.reranker, params)
+    except (UnknownIdError, FileNotFoundError):
         return UtilityReranker(store)
-    loader = getattr(inference, "load_reranker", None)
-    if loader is None or not root.exists():
-        return UtilityReranker(store)
-    reg = Registry(root)
-    if params.search.reranker not in reg.aliases() and params.search.reranker not in reg.versions():
-        return UtilityReranker(store)
-    return _GatAdapter(loader(root, params.search.reranker), store)
+    return _GatAdapter(gat, store)
 
 
 class _GatAdapter:
