@@ -113,7 +113,7 @@ class BenchParams(Section):
     threads: int = Field(2, ge=1)
     k: int = Field(10, ge=1)
     embeddings: str = "data/processed/embeddings.npy"  # catalog-minilm-384 source and synth fit source
-    grid: Literal["small", "full"] = "small"
+    grid: Literal["tiny", "small", "full"] = "small"
     filtered_queries: int = Field(200, ge=10)
 
 

@@ -112,3 +112,4 @@ def test_run_benchmark_writes_summary_and_figures(tmp_path, small_ds):
     assert {c["claim"] for c in bench["claims"]} >= {"recall@10", "throughput (QPS)", "memory per 100K vectors"}
     assert "hnswlib(M=32,efConstruction=200)" in bench["raw_ratios"]["synth-2k"]
     assert (tmp_path / "bench" / "results.parquet").exists() and len(s["figures"]) == 4
+    assert [f["selectivity"] for f in bench["filtered"]] == [0.01, 0.1, 0.5]

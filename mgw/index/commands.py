@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--queries", type=int, help="held-out / generated queries per dataset")
     p.add_argument("--runs", type=int, help="timed runs per point (best is kept)")
     p.add_argument("--threads", type=int, help="thread budget for batch / clients modes and builds")
-    p.add_argument("--grid", choices=["small", "full"], help="build-param grid size")
+    p.add_argument("--grid", choices=["tiny", "small", "full"], help="build-param grid size")
     p.add_argument("--out-dir", default="reports", help="writes OUT/metrics/bench.json, OUT/bench/*, OUT/figures/*")
     p.add_argument("--bench-dir", default=None, help="HDF5 dataset cache (default data/interim/bench)")
     p.add_argument("--cache-dir", default=None, help="reuse saved index builds from this folder")
