@@ -23,7 +23,9 @@ def _store_load(args: argparse.Namespace) -> int:
 
     params = load_params(args.params)
     with _content(args) as store:
-        _print(load_catalog(store, args.catalog, args.embeddings, args.ids, batch=params.store.bench_batch))
+        res = load_catalog(store, args.catalog, args.embeddings, args.ids, batch=params.store.bench_batch)
+        res["snapshot"] = store.snapshot().name  # so the next open loads the index instead of rebuilding it
+    _print(res)
     return 0
 
 

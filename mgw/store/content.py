@@ -463,14 +463,20 @@ class ContentStore:
             index = self.backend.loader(Path(d) / "index")
         return IndexVersion(snap.watermark, index, ids, snap.watermark, (), np.zeros((0, self.dim), np.float32))
 
+    def compact(self) -> IndexVersion:
+        """Rebuild the base index from the committed rows when there is a delta; publish and return the version."""
+        with self._lock:
+            cur = self._published
+            if cur.delta_ids or cur.tomb:
+                cur = self._published = self._build_base(cur.version)
+            return cur
+
     def snapshot(self, now: float | None = None) -> Snapshot:
         """Compact, then write `content-<ISO>.rvdb` (rows + saved index at the watermark) and its meta."""
         if self.readonly:
             raise NotSupportedError("store opened read-only")
         with self._lock:
-            cur = self._published
-            if cur.delta_ids or cur.tomb:
-                cur = self._published = self._build_base(cur.version)
+            cur = self.compact()
 
             def fill(tmp: Path) -> dict[str, Any]:
                 # the temp file is worthless after a crash, so no journal; SnapshotDir fsyncs it once at the end
