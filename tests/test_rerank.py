@@ -106,6 +106,9 @@ def test_per_user_metrics_contract(trained):
         per_user_metrics("bm25", params)
     with pytest.raises(UnknownIdError, match="9.9.9"):
         per_user_metrics("reranker@9.9.9", params)
+    other = params.model_copy(update={"seed": params.seed + 1})
+    with pytest.raises(DataError, match="trained on data"):
+        per_user_metrics("reranker@production", other)
 
 
 def test_load_reranker_and_rerank(trained):

@@ -3,7 +3,8 @@ candidates, test significance, run the genre-transfer experiment, benchmark late
 
 Outputs: reports/metrics/rerank.json (summary with CIs and provenance), reports/rerank/per_user.parquet
 (long: ranker, user_id, ndcg@10, recall@10, mrr@10, hitrate@10; consumed by the A/B area),
-reports/rerank/history.csv (training curve), models/reranker/<semver>/ (registry).
+reports/rerank/history.csv (training curve), models/reranker/<semver>/ (registry). With
+gnn.interactions=movielens: reports/metrics/rerank_movielens.json and reports/rerank_movielens/.
 """
 from __future__ import annotations
 
@@ -139,8 +140,10 @@ def load_reranker(ref: str = "production", params: Params | None = None, registr
     from mgw.rerank.inference import NodeCache
 
     nc = NodeCache(cache["item_x"], cache["item_h1"], cache["item_h"])
-    return Reranker(model, parts["items"], nc, parts["users"], cache["user_h"], cache["popularity"].numpy(),
-                    version=parts["version"])
+    rr = Reranker(model, parts["items"], nc, parts["users"], cache["user_h"], cache["popularity"].numpy(),
+                  version=parts["version"])
+    rr.lineage = parts["lineage"]
+    return rr
 
 
 def per_user_metrics(ranker: str, params: Params, data: RerankData | None = None,
@@ -151,6 +154,10 @@ def per_user_metrics(ranker: str, params: Params, data: RerankData | None = None
         raise UnknownIdError(f"unknown ranker {ranker!r} (known: {', '.join(BASELINES)}, reranker@<version|alias>)")
     rr = load_reranker(ranker, params, registry_dir) if ranker.startswith("reranker@") else None
     data = data or build_data(params)[0]
+    if rr is not None and rr.lineage.get("data_hash") != data.fingerprint():
+        raise DataError(f"{ranker} (version {rr.version}) was trained on data {rr.lineage.get('data_hash')} "
+                        f"({rr.lineage.get('interactions')}); these params give data {data.fingerprint()}, so its "
+                        f"test metrics would not be comparable (or would leak)")
     phase = data.phase("test", params.gnn.candidates)
     scores = reranker_scores(rr, phase, data) if rr else baseline_scores(ranker, phase, data, params)
     return metrics_frame(ranker, phase, scores, params.gnn.k).drop(columns="ranker").set_index("user_id")
@@ -197,7 +204,7 @@ def run(params: Params, out_dir: str | Path | None = None, registry_dir: str | P
 
     gp = params.gnn
     torch.set_num_threads(gp.threads)
-    out_dir = _path(out_dir or REPORT_DIR)
+    out_dir = _path(out_dir or (REPORT_DIR if gp.interactions == "simulated" else ROOT / "reports" / "rerank_movielens"))
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     data, stats = build_data(params)

@@ -65,6 +65,7 @@ class Reranker:
     def __init__(self, model: GATReranker, item_ids: list[str], cache: NodeCache, user_ids: list[str],
                  user_h: torch.Tensor, popularity: np.ndarray, version: str | None = None):
         self.model, self.version = model.eval(), version
+        self.lineage: dict = {}  # set by the registry loader
         self.item_ids = list(item_ids)
         self.item_row = {e: i for i, e in enumerate(self.item_ids)}
         self.cache = cache
