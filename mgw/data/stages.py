@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mgw.config import Params
+from mgw.config import ROOT, Params
 from mgw.data import ingest as ing
 from mgw.data import resolve as res
 from mgw.embed import Embedder, entity_text
@@ -73,6 +73,7 @@ def run_embed(params: Params, processed: Path, metrics_dir: Path | None = None,
     catalog = pd.read_parquet(processed / "catalog.parquet")
     texts = [entity_text(t, d, g) for t, d, g in zip(catalog["title"], catalog["description"], catalog["genres"])]
     embedder = Embedder.from_params(params.embed, show_progress=show_progress)
+    embedder.cache_dir = ROOT / params.embed.cache_dir  # relative to the repo, whatever the cwd
     vectors = embedder.encode(texts)
     if not np.isfinite(vectors).all():
         raise ValueError("embedding model produced non-finite values")
@@ -92,3 +93,24 @@ def load_embeddings(processed: str | Path) -> tuple[list[str], np.ndarray]:
     if len(ids) != len(vectors):
         raise ValueError(f"{processed}: {len(ids)} ids but {len(vectors)} vectors")
     return ids, vectors
+
+
+def run_foundation(params: Params, root: str | Path, show_progress: bool = False) -> dict[str, Path]:
+    """All three stages into `root/{interim,processed,metrics}` (notebooks' fallback, quick experiments)."""
+    root = Path(root)
+    dirs = {name: root / name for name in ("interim", "processed", "metrics")}
+    for d in dirs.values():
+        d.mkdir(parents=True, exist_ok=True)
+    run_ingest(params, dirs["interim"], dirs["metrics"], show_progress)
+    run_resolve(params, dirs["interim"], dirs["processed"], dirs["metrics"])
+    run_embed(params, dirs["processed"], dirs["metrics"], show_progress)
+    return dirs
+
+
+def small_params(seed: int = 42, per_platform: int = 150) -> Params:
+    """A tiny simulated configuration for notebooks and smoke tests (seconds, not minutes)."""
+    from mgw.config import load_params
+
+    counts = {"netflix": per_platform, "prime": per_platform, "disney": per_platform // 3, "hulu": per_platform // 2}
+    return load_params(overrides={"seed": seed, "data": {"source": "simulated"},
+                                  "simulated": {"contentCount": counts, "syntheticUsers": 50}})

@@ -156,8 +156,10 @@ def _noisy(rng: np.random.Generator, w: dict[str, Any]) -> dict[str, Any]:
     """The same work as a second platform lists it: cosmetic or small title changes, year ±1, other wording."""
     w = dict(w)
     t = w["title"]
-    kind = rng.integers(4)
-    if kind == 0:
+    kind = rng.integers(5)
+    if kind == 4 and ":" in t:  # a dropped subtitle: usually below the title threshold, a realistic miss
+        t = t.split(":")[0]
+    elif kind == 0:
         t = t.upper() if rng.random() < 0.5 else t.lower()
     elif kind == 1:
         t = t.replace(":", " -") if ":" in t else t + "!"
@@ -213,6 +215,8 @@ def _generate(seed: int, spec: str) -> tuple[dict[str, list[dict[str, str]]], di
     for wid, gi in enumerate(rng.choice(len(genres), size=n_works, p=probs)):
         g = genres[gi] if genres[gi] in VOCAB else OTHER_GENRES[rng.integers(len(OTHER_GENRES))]
         works.append(_work(rng, g, wid))
+        if wid > 10 and rng.random() < 0.03:  # a remake: another work's title, years later, other people
+            works[-1]["title"] = works[int(rng.integers(wid))]["title"]
     # primary platform per work proportional to counts, then second listings for duplicates
     plats = [p for p in PLATFORMS if counts[p] > 0]
     weights = np.array([counts[p] for p in plats], dtype=float)
