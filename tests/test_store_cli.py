@@ -56,8 +56,11 @@ def test_privacy_forget_cli(env, capsys):
     stores = Stores.open(params)
     stores.querylog.log("frank", "frank's query", ["e1"], 3.0)
     stores.users.put(stores.users.get_or_create("frank"))
-    stores.users.snapshot()
     stores.close()
+    rc, out = run(capsys, "snapshot", "create", "--users")
+    assert rc == 0 and json.loads(out)["users"].startswith("users-")
+    rc, out = run(capsys, "snapshot", "prune", "--users")
+    assert rc == 0 and json.loads(out)["users_removed"] == []
     rc, out = run(capsys, "privacy", "forget", "frank")
     res = json.loads(out)
     assert rc == 0 and res["profiles"] == 1 and res["querylog_rows"] == 1 and res["snapshots_rewritten"] == 1

@@ -80,10 +80,21 @@ def _rotate_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def _users(args: argparse.Namespace):
+    from mgw.store.stores import Stores
+
+    return Stores.open(load_params(args.params))
+
+
 def _snap_create(args: argparse.Namespace) -> int:
     with _content(args) as store:
         snap = store.snapshot()
-    _print({"created": snap.name, **{k: snap.meta[k] for k in ("count", "watermark", "bytes", "sha256")}})
+    out = {"created": snap.name, **{k: snap.meta[k] for k in ("count", "watermark", "bytes", "sha256")}}
+    if args.users:
+        stores = _users(args)
+        out["users"] = stores.users.snapshot().name
+        stores.close()
+    _print(out)
     return 0
 
 
@@ -106,7 +117,12 @@ def _snap_restore(args: argparse.Namespace) -> int:
 
 def _snap_prune(args: argparse.Namespace) -> int:
     with _content(args) as store:
-        _print({"removed": store.prune()})
+        out = {"removed": store.prune()}
+    if args.users:
+        stores = _users(args)
+        out["users_removed"] = stores.users.snapshots.prune(stores.users.max_snapshots, stores.users.max_age_s)
+        stores.close()
+    _print(out)
     return 0
 
 
@@ -161,12 +177,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("snapshot", help="content snapshots: create | list | restore | prune")
     ss = p.add_subparsers(dest="snapshot_command", metavar="ACTION", required=True)
-    ss.add_parser("create", help="write a snapshot now (then apply retention)").set_defaults(func=_snap_create)
+    a = ss.add_parser("create", help="write a snapshot now (then apply retention)")
+    a.add_argument("--users", action="store_true", help="also snapshot the (encrypted) user store")
+    a.set_defaults(func=_snap_create)
     ss.add_parser("list", help="list snapshots with validity").set_defaults(func=_snap_list)
     a = ss.add_parser("restore", help="make the store equal to a snapshot (newest valid by default)")
     a.add_argument("name", nargs="?", default=None)
     a.set_defaults(func=_snap_restore)
-    ss.add_parser("prune", help="apply retention (maxSnapshots, maxAgeHours)").set_defaults(func=_snap_prune)
+    a = ss.add_parser("prune", help="apply retention (maxSnapshots, maxAgeHours)")
+    a.add_argument("--users", action="store_true", help="also prune user snapshots")
+    a.set_defaults(func=_snap_prune)
 
     p = sub.add_parser("privacy", help="right to be forgotten")
     ss = p.add_subparsers(dest="privacy_command", metavar="ACTION", required=True)
