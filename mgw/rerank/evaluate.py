@@ -262,7 +262,7 @@ def run(params: Params, out_dir: str | Path | None = None, registry_dir: str | P
                              "user_h": user_h, "popularity": torch.from_numpy(popularity).float()},
         items=data.items.ids, users=users, config={**model.config(), "score": "dot/sqrt(H) + w*cos(query,item)"},
         metrics=reg_metrics, lineage=lineage,
-        history={"epochCount": record["epochs_run"] + 1, "lossHistory": [h["train_loss"] for h in record["history"]],
+        history={"epochCount": len(record["history"]), "lossHistory": [h["train_loss"] for h in record["history"]],
                  "validationAccuracy": record["best_val_ndcg10"], "validationMetric": "ndcg@10",
                  "epochs": record["history"]})
     registry.promote(version, "candidate")

@@ -129,7 +129,7 @@ def fit_gat(data: RerankData, gp, seed: int, log_dir: str | Path, val_phase: Pha
     if system.best_state is not None:
         model.load_state_dict(system.best_state)
     record = {"history": system.history, "best_epoch": system.best_epoch, "best_val_ndcg10": system.best_score,
-              "epochs_run": int(trainer.current_epoch), "graph": {
+              "epochs_run": len(system.history), "graph": {
                   "users": graph.n_users, "items": graph.n_items, "user_item_edges": int(len(graph.ui_user)),
                   "item_item_edges": int(graph.ii_edges.shape[1])}}
     graph = graph.to("cpu")
