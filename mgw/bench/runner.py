@@ -263,7 +263,7 @@ def bench_config(ds: Dataset, cfg: Config, k: int = 10, runs: int = 3, threads: 
         if "batch" in modes:
             index.set_query_params(threads=threads)
             row["qps_batch"] = measure_qps(None, q, "batch", runs=runs, search_batch=lambda v: index.search(v, k))["qps"]
-        if "clients" in modes:
+        if "clients" in modes and qp == cfg.default_query:  # concurrency at the default point only (time budget)
             index.set_query_params(threads=1)
             row["qps_clients"] = measure_qps(lambda v: index.search(v, k), q, "clients", runs=runs,
                                              threads=threads)["qps"]
@@ -432,7 +432,7 @@ def run_benchmark(datasets: list[str], backends: list[str], embeddings: str | Pa
     summary["skipped_datasets"] = skipped
     summary["settings"] = {"load_average_1m_at_end": os.getloadavg()[0], "datasets": datasets, "backends": backends, "queries": queries, "runs": runs,
                            "threads": threads, "k": k, "grid": grid, "embeddings": str(embeddings)}
-    figures = plots.plot_all(df, pd.DataFrame(filtered), lat_all, out_dir / "figures")
+    figures = plots.plot_all(df, pd.DataFrame(filtered), lat_all, out_dir / "figures" / "bench")
     summary["figures"] = [str(f) for f in figures]
     path = write_metrics(metrics_name, summary, seed=seed, threads=threads, metrics_dir=out_dir / "metrics")
     summary["path"] = str(path)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -39,6 +40,7 @@ class LabelFilter:
     def __init__(self, labels: np.ndarray, generation: int):
         self.labels = np.unique(np.asarray(labels, dtype=np.int64))
         self.generation = generation  # index mutation counter at compile time
+        self.vectors: np.ndarray | None = None  # stored vectors of `labels`, cached by brute-force search
 
     def __len__(self) -> int:
         return int(self.labels.size)
@@ -130,6 +132,16 @@ class BaseIndex:
                 raise DataError(f"{self.backend}: zero vector cannot be used with metric cosine")
             x = x * (1.0 / np.sqrt(sq))[:, None]
         return x if x.flags.c_contiguous else np.ascontiguousarray(x)
+
+    def _fast_query(self, v: Any) -> np.ndarray | None:
+        """Hot path for one well-formed float32 query (a single dot product checks finiteness and gives the
+        norm); None sends anything unusual through _check_vectors, which raises the proper error."""
+        if type(v) is not np.ndarray or v.dtype != np.float32 or v.shape != (self.dim,):
+            return None
+        sq = float(v @ v)
+        if not math.isfinite(sq) or sq == 0.0:
+            return None
+        return (v * (1.0 / math.sqrt(sq)))[None, :] if self.metric == "cosine" else v[None, :]
 
     def _check_new_ids(self, ids: Any, n: int) -> list[str]:
         ids = [str(i) for i in (ids.tolist() if isinstance(ids, np.ndarray) else list(ids))]
@@ -270,7 +282,9 @@ class BaseIndex:
         fewer than k ids match: 1-D results are then shorter, 2-D rows are padded with id None and
         score NaN."""
         single = np.ndim(queries) == 1
-        q = self._check_vectors(queries, "queries")
+        q = self._fast_query(queries) if single else None
+        if q is None:
+            q = self._check_vectors(queries, "queries")
         n = len(self)
         if n == 0:
             raise DataError(f"{self.backend}: search on an empty index")

@@ -52,13 +52,14 @@ def _topk(scores: np.ndarray, k: int, higher: bool) -> np.ndarray:
     return np.take_along_axis(part, order, 1)
 
 
-def brute_force(index: "BaseIndex", q: np.ndarray, k: int, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Exact top-k over `labels` (stored vectors fetched once per call, shared by all queries)."""
+def brute_force(index: "BaseIndex", q: np.ndarray, k: int, labels: np.ndarray,
+                vectors: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k over `labels` (stored vectors fetched once per call unless given, shared by all queries)."""
     out_l = np.full((len(q), k), -1, dtype=np.int64)
     out_s = np.full((len(q), k), np.nan, dtype=np.float32)
     if labels.size == 0:
         return out_l, out_s
-    x = index._native_vectors(labels)
+    x = index._native_vectors(labels) if vectors is None else vectors
     scores = index._exact_scores(q, x)
     cols = _topk(scores, k, index.higher_is_better)
     m = cols.shape[1]
@@ -90,13 +91,18 @@ def filtered_search(index: "BaseIndex", q: np.ndarray, k: int, flt: "LabelFilter
     """Top-k among the filter's labels; returns (labels [nq,k] with -1 padding, mgw scores)."""
     policy = policy or getattr(index, "filter_policy", DEFAULT_POLICY)
     allowed = flt.labels
-    if flt.generation != index._generation:  # index changed since the filter was compiled
+    fresh = flt.generation == index._generation
+    if not fresh:  # index changed since the filter was compiled
         allowed = allowed[index._ids[allowed] != None]  # noqa: E711
     n_live = len(index)
     strategy = choose_strategy(allowed.size, n_live, index.supports["in_graph_filter"], policy)
     index.last_filter_strategy = strategy
     if strategy == "brute_force":
-        return brute_force(index, q, k, allowed)
+        if not fresh:
+            return brute_force(index, q, k, allowed)
+        if flt.vectors is None:  # a compiled filter reused for many searches fetches its vectors once
+            flt.vectors = index._native_vectors(allowed)
+        return brute_force(index, q, k, allowed, flt.vectors)
     if strategy == "in_graph":
         labels, raw = index._native_search(q, k, labels=allowed)
         return fill_missing(index, q, k, labels, index._to_score(raw), allowed)
