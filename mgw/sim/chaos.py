@@ -17,6 +17,7 @@ Failures come from a trace drawn once per seed (`make_trace`), so every policy s
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,7 +80,16 @@ class Catalog:
         self.log: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (deleted, new labels, new vectors)
         self.probes = self._draw(cfg.probes)
         self.k = cfg.k
-        self._truth: tuple[int, np.ndarray] | None = None
+        self._truths: dict[int, np.ndarray] = {}  # version → exact top-k; shared by forks (same versions)
+        # (compare() also reads it to report the recall of each freshly built index)
+
+    def fork(self) -> "Catalog":
+        """Independent copy in the same state (same future churn draws); shares the ground-truth cache, so
+        every policy run over one trace computes each version's exact top-k once."""
+        other = copy.copy(self)
+        other.rng = copy.deepcopy(self.rng)
+        other.vectors, other.labels, other.log = self.vectors.copy(), self.labels.copy(), list(self.log)
+        return other
 
     def _draw(self, n: int) -> np.ndarray:
         x = self.centers[self.rng.integers(0, len(self.centers), n)]
@@ -101,11 +111,11 @@ class Catalog:
 
     def truth(self) -> np.ndarray:
         """Exact top-k labels of the probes over the current catalog (cached per version)."""
-        if self._truth is None or self._truth[0] != self.version:
+        if self.version not in self._truths:
             sims = self.probes @ self.vectors.T
             top = np.argpartition(-sims, self.k, axis=1)[:, : self.k]
-            self._truth = (self.version, self.labels[top])
-        return self._truth[1]
+            self._truths[self.version] = self.labels[top]
+        return self._truths[self.version]
 
 
 @dataclass(frozen=True)
@@ -161,16 +171,17 @@ class Cluster:
     """Replicas + catalog + the measurements and timeline the policies and the report read."""
 
     def __init__(self, cfg: ChaosConfig, env: simpy.Environment, catalog: Catalog, base: HnswReplica,
-                 service_s: float):
-        self.cfg, self.env, self.catalog = cfg, env, catalog
-        self.replicas = []
-        for r in range(cfg.replication):
-            graph, _ = base.clone()
-            self.replicas.append(Replica(r, graph))
-        self.service_s = service_s  # calibrated once (median of repeats): the queue model's service time
-        for rep in self.replicas:
-            self.measure(rep)
-        self.capacity_qps = cfg.replication / service_s
+                 costs: dict[str, float], builds: "BuildCache | None" = None):
+        self.cfg, self.env, self.catalog, self.costs = cfg, env, catalog, costs
+        self.builds = builds or BuildCache(cfg, catalog)
+        graph, _ = base.clone()
+        self.replicas = [Replica(r, graph) for r in range(cfg.replication)]  # identical copies: shared (COW)
+        self.service_s = costs["service_s"]  # calibrated once (median of repeats): the queue model's service time
+        self.measure(self.replicas[0])
+        for rep in self.replicas[1:]:
+            rep.recall, rep.service_s, rep.unreachable = (self.replicas[0].recall, self.replicas[0].service_s,
+                                                          self.replicas[0].unreachable)
+        self.capacity_qps = cfg.replication / self.service_s
         self.load_qps = cfg.utilization * self.capacity_qps
         self.timeline: list[dict[str, Any]] = []
         self.compute_s: dict[str, float] = {}
@@ -236,27 +247,75 @@ class Cluster:
         self.ops[op] = self.ops.get(op, 0) + 1
 
     # -------------------------------------------------------------- state changes
-    def catch_up(self, rep: Replica) -> float:
-        spent = 0.0
-        while rep.applied < self.catalog.version:
-            deleted, labels, vectors = self.catalog.log[rep.applied]
-            spent += rep.graph.churn(deleted, labels, vectors)
-            rep.applied += 1
-        return spent
+    def detach(self, group: list[Replica]) -> None:
+        """Copy-on-write: replicas in the same state share one index object (they would hold identical
+        copies); before `group` changes it, live replicas outside the group get their own copy."""
+        graph = group[0].graph
+        others = [r for r in self.replicas if r.graph is graph and r not in group and r.alive]
+        if others:
+            copy_, _ = graph.clone()
+            for r in others:
+                r.graph = copy_
+
+    def catch_up(self, rep: Replica | list[Replica]) -> float:
+        """Replay missed catalog updates (real churn on the index); returns items replayed. A list of replicas
+        sharing one index object replays once for all."""
+        group = rep if isinstance(rep, list) else [rep]
+        lead = group[0]
+        if lead.applied >= self.catalog.version:
+            return 0
+        self.detach(group)
+        items = 0
+        while lead.applied < self.catalog.version:
+            deleted, labels, vectors = self.catalog.log[lead.applied]
+            lead.graph.churn(deleted, labels, vectors)
+            items += len(labels)
+            lead.applied += 1
+        for r in group[1:]:
+            r.applied = lead.applied
+        return items
+
+    def catch_up_cost(self, items: int) -> float:
+        """Simulated seconds of replaying `items` churned items (measured per-item cost)."""
+        return items * self.costs["churn_per_item_s"]
 
     def apply_update(self, fraction: float) -> None:
         self.catalog.churn(fraction)
+        groups: dict[int, list[Replica]] = {}
         for rep in self.replicas:
             if rep.serving:
-                self.catch_up(rep)  # serving path cost of a catalog update, not a repair
-                self.measure(rep)
+                groups.setdefault(id(rep.graph), []).append(rep)
+        for group in groups.values():
+            self.catch_up(group)  # serving path cost of a catalog update, not a repair
+            self.measure(group[0])
+            for rep in group:
+                rep.recall, rep.service_s, rep.unreachable = group[0].recall, group[0].service_s, group[0].unreachable
                 rep.history.append((self.churn_since_rebuild(rep), rep.recall))
-            else:
-                self.measure(rep) if rep.alive else None
+        for rep in self.replicas:
+            if rep.alive and not rep.serving:
+                self.measure(rep)
         self.record()
 
 
 # ------------------------------------------------------------------------------------------ running
+class BuildCache:
+    """Fresh indexes per catalog version. A build is deterministic (one thread, fixed seed), so a rebuild of
+    version v is built once and handed out as copies to every replica and policy run that rebuilds at v;
+    the simulated clock and the compute account are charged the measured `rebuild_s` every time."""
+
+    def __init__(self, cfg: ChaosConfig, catalog: Catalog):
+        self.cfg = cfg
+        self.built: dict[int, HnswReplica] = {}
+
+    def get(self, catalog: Catalog) -> HnswReplica:
+        v = catalog.version
+        if v not in self.built:
+            graph = HnswReplica(self.cfg.hnsw, self.cfg.dim, self.cfg.catalog_size, seed=self.cfg.seed)
+            graph.build(catalog.labels, catalog.vectors)
+            self.built[v] = graph
+        return self.built[v].clone()[0]
+
+
 def build_base(cfg: ChaosConfig) -> tuple[Catalog, HnswReplica, float]:
     """Seeded catalog and the initial index (built once, cloned into each replica and each policy run)."""
     catalog = Catalog(cfg, np.random.default_rng(cfg.seed))
@@ -270,11 +329,17 @@ def measure_service(cfg: ChaosConfig, catalog: Catalog, base: HnswReplica, repea
     return float(np.median([base.search(catalog.probes, cfg.k)[1] for _ in range(repeats)]))
 
 
-def run_policy(cfg: ChaosConfig, trace: list[Event], policy: Any, costs: dict[str, float]) -> dict[str, Any]:
-    """Simulate one repair policy over the trace; returns timeline, incidents and compute spent."""
-    catalog, base, _ = build_base(cfg)  # same seed → same catalog and churn draws for every policy
+def run_policy(cfg: ChaosConfig, trace: list[Event], policy: Any, costs: dict[str, float],
+               shared: tuple[Catalog, HnswReplica, BuildCache] | None = None) -> dict[str, Any]:
+    """Simulate one repair policy over the trace; returns timeline, incidents and compute spent.
+    `shared` = (pristine catalog, initial index, build cache) from `compare`, reused by every policy run."""
+    if shared is None:
+        catalog, base, _ = build_base(cfg)
+        builds = BuildCache(cfg, catalog)
+    else:
+        catalog, base, builds = shared[0].fork(), shared[1], shared[2]  # same catalog and churn draws
     env = simpy.Environment()
-    cluster = Cluster(cfg, env, catalog, base, costs["service_s"])
+    cluster = Cluster(cfg, env, catalog, base, costs, builds)
 
     def injector():
         for ev in trace:
@@ -299,7 +364,7 @@ def run_policy(cfg: ChaosConfig, trace: list[Event], policy: Any, costs: dict[st
         yield env.timeout(duration)
         rep.partitioned = False
         if rep.alive:
-            spent = cluster.catch_up(rep)
+            spent = cluster.catch_up_cost(cluster.catch_up(rep))
             cluster.spend("catch_up", spent)
             yield env.timeout(spent)
             cluster.measure(rep)

@@ -27,6 +27,8 @@ def register(sub) -> None:
     crun.add_argument("--scenario", default="scenarios/self-healing-resilience.yaml")
     crun.add_argument("--scale", type=float, default=None)
     crun.add_argument("--mode", default=None, help="deployment mode preset (development|staging|production)")
+    crun.add_argument("--fresh", action="store_true",
+                      help="simulate again even if the scenario report of this run is current")
     crun.set_defaults(func=_chaos_run)
 
     me = sub.add_parser("metrics", help="Prometheus exposition and alert rules")
@@ -69,7 +71,9 @@ def _chaos_run(args) -> int:
     from mgw.sim.workloads import chaos_report
 
     p = load_params(args.params)
-    res = chaos_report(args.scenario, scale=args.scale or p.sim.scale, seed=p.seed, mode=args.mode)
+    res = chaos_report(args.scenario, scale=args.scale or p.sim.scale, seed=p.seed, mode=args.mode,
+                       reuse=not args.fresh)
+    print(f"source: {res['source']}")
     _print({k: {m: v[m] for m in ("uptime", "mttr_s", "degradation_prevented", "repair_compute_s")}
             for k, v in res["policies"].items()})
     return 0

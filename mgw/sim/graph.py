@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import pickle
 import time
-from collections import deque
 from dataclasses import dataclass
 
 import hnswlib
 import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import breadth_first_order
 
 
 @dataclass(frozen=True)
@@ -81,14 +82,9 @@ class HnswReplica:
         counts = (header & 0xFFFF).astype(np.int64)
         deleted = (raw[:, 2] & 0x01).astype(bool)
         links = raw[:, 4: 4 + 4 * max_m0].copy().view(np.uint32).reshape(n, max_m0).astype(np.int64)
+        valid = np.arange(max_m0)[None, :] < counts[:, None]
+        rows = np.repeat(np.arange(n), valid.sum(axis=1))
+        graph = csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, links[valid])), shape=(n, n))
         seen = np.zeros(n, dtype=bool)
-        start = int(state["enterpoint_node"])
-        seen[start] = True
-        queue = deque([start])
-        while queue:
-            node = queue.popleft()
-            for nb in links[node, : counts[node]].tolist():
-                if not seen[nb]:
-                    seen[nb] = True
-                    queue.append(nb)
+        seen[breadth_first_order(graph, int(state["enterpoint_node"]), directed=True, return_predecessors=False)] = True
         return int((~seen & ~deleted).sum())

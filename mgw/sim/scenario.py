@@ -149,9 +149,12 @@ def run_scenario(path: str | Path, scale: float = 0.05, seed: int = 42, threads:
     n_iter = iterations or sc.iterations
     runs, details = [], None
     t0 = time.perf_counter()
-    for i in tqdm(range(n_iter), desc=sc.scenario, leave=False):
-        metrics, details = workload(params, data=sc.data, seed=seed, iteration=i, threads=threads)
-        runs.append(metrics)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads):  # BLAS (exact ground truth, probes) on `threads` cores too
+        for i in tqdm(range(n_iter), desc=sc.scenario, leave=False):
+            metrics, details = workload(params, data=sc.data, seed=seed, iteration=i, threads=threads)
+            runs.append(metrics)
     names = sc.metrics or sorted({k for r in runs for k in r})
     per_metric = {name: summarize([r.get(name) for r in runs]) for name in names}
     for name in per_metric:
@@ -169,14 +172,14 @@ def summary_table(report: dict[str, Any]) -> str:
     """Plain-text table of one scenario report: metric, mean ± std, CV, bound, pass/fail."""
     lines = [f"scenario {report['scenario']} (scale {report['scale']}, {report['iterations']} iterations): "
              f"{'PASS' if report['pass'] else 'FAIL'}",
-             f"{'metric':<24}{'mean':>14}{'std':>12}{'cv':>9}  {'expected':<20}result"]
+             f"{'metric':<28}{'mean':>13} {'std':>12} {'cv':>12}  {'expected':<20}result"]
     for name, m in report["metrics"].items():
         e = report["expectations"].get(name)
         bound = "" if e is None else f"[{e['min'] if e['min'] is not None else ''}, {e['max'] if e['max'] is not None else ''}]"
         verdict = "" if e is None else ("pass" if e["pass"] else f"FAIL (margin {e['margin']:.4g})")
-        fmt = lambda x: "n/a" if x is None else f"{x:.4g}"  # noqa: E731
-        lines.append(f"{name + (' ' + m['unit'] if m.get('unit') else ''):<24}{fmt(m['mean']):>14}{fmt(m['std']):>12}"
-                     f"{fmt(m['cv']):>9}  {bound:<20}{verdict}")
+        fmt = lambda x: "n/a" if x is None else f"{x:.6g}"  # noqa: E731
+        lines.append(f"{name + (' ' + m['unit'] if m.get('unit') else ''):<28}{fmt(m['mean']):>13} {fmt(m['std']):>12} "
+                     f"{fmt(m['cv']):>12}  {bound:<20}{verdict}")
     for name, v in report["variance"].items():
         lines.append(f"variance {name}: cv {v['cv']:.4g} < {v['max_cv']}: {'pass' if v['pass'] else 'FAIL'}")
     c = report["coherence"]
