@@ -60,3 +60,25 @@ def test_exposition_parses_as_prometheus_text():
     assert fams["mgw_cache_hit_rate"].samples[0].value == 0.8
     assert fams["mgw_memory_bytes"].samples[0].value > 0
     assert fams["mgw_health_recall_at_10"].samples[0].value == 0.97
+
+
+def test_scenario_exposition_has_every_latency_sample():
+    from mgw.sim.monitoring import scenario_exposition
+
+    rep = {"scenario": "cd", "params": {"contentCatalog": 100},
+           "metrics": {"latencyP50": {"mean": 80.0}, "throughput": {"mean": 500.0}, "recallAt10": {"mean": 0.97},
+                       "memory": {"mean": 2.0}},
+           "details": {"latencies_us": [40.0, 80.0, 300.0, 90.0]}}
+    fams = {f.name: f for f in text_string_to_metric_families(scenario_exposition(rep))}
+    samples = {(s.name, s.labels.get("le")): s.value for s in fams["mgw_search_latency_seconds"].samples}
+    assert samples[("mgw_search_latency_seconds_count", None)] == 4
+    assert samples[("mgw_search_latency_seconds_bucket", "0.0001")] == 3
+    assert fams["mgw_index_bytes"].samples[0].value == 2 * 2**20
+
+
+def test_alert_summary_counts_fired_and_unresolved():
+    from mgw.sim.monitoring import alert_summary
+
+    chaos = {"policies": {"none": {"alerts": [{"rule": "R", "resolved_at": None}, {"rule": "R", "resolved_at": 5}]},
+                          "mpc": {"alerts": []}}}
+    assert alert_summary(chaos) == {"none": {"R": {"fired": 2, "unresolved": 1}}, "mpc": {}}

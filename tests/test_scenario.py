@@ -89,3 +89,22 @@ def test_self_healing_workload_small(tmp_path):
     assert set(details["policies"]) == {"none", "reactive", "threshold", "periodic", "mpc"}
     assert 0 <= metrics["uptime"] <= 1 and metrics["avgRecoveryTime"] >= 0
     assert all("alerts" in p for p in details["policies"].values())
+
+
+def test_chaos_report_reuses_a_current_scenario_run(tmp_path):
+    from mgw.sim.workloads import chaos_report
+
+    sc = yaml.safe_load((ROOT / "scenarios" / "self-healing-resilience.yaml").read_text())
+    sc["iterations"] = 1
+    sc["params"].update(duration=3 * 86_400_000, probes=30, dim=32, catalogSize=10_000)
+    path = tmp_path / "sh.yaml"
+    path.write_text(yaml.safe_dump(sc))
+    rep = run_scenario(path, scale=0.02, seed=5, out_dir=tmp_path / "scen")
+    reused = chaos_report(str(path), scale=0.02, seed=5, scenarios_dir=str(tmp_path / "scen"),
+                          metrics_dir=str(tmp_path / "m"))
+    assert reused["source"].startswith("reused")
+    assert reused["policies"]["mpc"]["uptime"] == rep["details"]["policies"]["mpc"]["uptime"]
+    assert json.loads((tmp_path / "m" / "chaos.json").read_text())["_provenance"]["seed"] == 5
+    other = chaos_report(str(path), scale=0.02, seed=6, scenarios_dir=str(tmp_path / "scen"),
+                         metrics_dir=str(tmp_path / "m"))
+    assert other["source"] == "simulated"  # another seed: the saved run is not this one

@@ -96,3 +96,45 @@ def test_compare_runs_every_policy_on_one_trace():
 def test_unknown_policy_is_rejected():
     with pytest.raises(DataError):
         make_policy("magic", tiny())
+
+
+def test_replicas_share_an_index_until_one_diverges():
+    import simpy
+
+    from mgw.sim.chaos import BuildCache, Cluster
+
+    cfg = tiny(failures={})
+    catalog, base, _ = build_base(cfg)
+    costs = measure_costs(cfg, catalog, base, repeats=1)
+    cluster = Cluster(cfg, simpy.Environment(), catalog, base, costs, BuildCache(cfg, catalog))
+    a, b, c = cluster.replicas
+    assert a.graph is b.graph is c.graph  # identical copies are one object (copy-on-write)
+    c.partitioned = True
+    cluster.apply_update(0.1)
+    assert a.graph is b.graph and c.graph is not a.graph  # the partitioned replica kept its own copy
+    assert a.applied == b.applied == 1 and c.applied == 0
+    labels, _ = c.graph.search(catalog.probes, 10)
+    assert not np.isin(catalog.log[0][1], labels).any()  # c did not see the update's new items
+    assert cluster.catch_up(c) == len(catalog.log[0][1]) and c.applied == 1
+
+
+def test_default_scenario_fresh_index_meets_slo_and_churn_breaks_it():
+    """The defaults must let policies differ: a fresh index meets the SLO, accumulated churn breaks it."""
+    from mgw.config import ROOT, load_params
+    from mgw.sim.modes import chaos_config
+    from mgw.sim.repair import _recall
+    from mgw.sim.scenario import load_scenario, scaled_params
+
+    params = scaled_params(load_scenario(ROOT / "scenarios" / "self-healing-resilience.yaml"), load_params().sim.scale)
+    cfg = chaos_config(params)
+    catalog, base, _ = build_base(cfg)
+    catalog.truth()
+    assert _recall(base, catalog, 0) >= cfg.recall_target
+    for day in range(8):
+        catalog.churn(cfg.fragmentation_churn if day == 0 else cfg.daily_churn)
+        base.churn(*catalog.log[-1])
+    catalog.truth()
+    assert _recall(base, catalog, catalog.version) < cfg.recall_target
+    fresh = HnswReplica(cfg.hnsw, cfg.dim, cfg.catalog_size, seed=cfg.seed)
+    fresh.build(catalog.labels, catalog.vectors)
+    assert _recall(fresh, catalog, catalog.version) >= cfg.recall_target

@@ -38,6 +38,7 @@ def register(sub) -> None:
     ex.set_defaults(func=_metrics_expose)
     al = mes.add_parser("alerts", help="evaluate the alert rules over a chaos report's series")
     al.add_argument("--chaos", default="reports/metrics/chaos.json")
+    al.add_argument("--full", action="store_true", help="every alert with pending/fired/resolved times")
     al.set_defaults(func=_metrics_alerts)
 
 
@@ -80,17 +81,15 @@ def _chaos_run(args) -> int:
 
 
 def _metrics_expose(args) -> int:
-    from mgw.sim.monitoring import exposition
+    from mgw.sim.monitoring import scenario_exposition
 
-    rep = json.loads(Path(args.report).read_text())
-    m = {k: v["mean"] for k, v in rep["metrics"].items()}
-    print(exposition(latencies_s=[m["latencyP50"] / 1e6], qps=m.get("throughput"),
-                     index_size=rep["params"].get("contentCatalog"),
-                     health={"recall_at_10": m.get("recallAt10")}), end="")
+    print(scenario_exposition(json.loads(Path(args.report).read_text())), end="")
     return 0
 
 
 def _metrics_alerts(args) -> int:
+    from mgw.sim.monitoring import alert_summary
+
     rep = json.loads(Path(args.chaos).read_text())
-    _print({k: v.get("alerts", []) for k, v in rep["policies"].items()})
+    _print({k: v.get("alerts", []) for k, v in rep["policies"].items()} if args.full else alert_summary(rep))
     return 0

@@ -118,7 +118,8 @@ def timeline_series(timeline: list[dict[str, Any]]) -> dict[str, list[tuple[floa
 
 def exposition(latencies_s: Iterable[float] = (), qps: float | None = None, cache_hit_rate: float | None = None,
                memory_bytes: float | None = None, index_size: int | None = None,
-               health: dict[str, float] | None = None, labels: dict[str, str] | None = None) -> str:
+               health: dict[str, float] | None = None, labels: dict[str, str] | None = None,
+               index_bytes: float | None = None) -> str:
     """Prometheus text exposition of one measurement snapshot (seed §7.1 dimensions go in `labels`)."""
     import psutil
 
@@ -142,6 +143,32 @@ def exposition(latencies_s: Iterable[float] = (), qps: float | None = None, cach
     gauge("mgw_memory_bytes", "Resident memory of the process (bytes)",
           memory_bytes if memory_bytes is not None else float(psutil.Process().memory_info().rss))
     gauge("mgw_index_size", "Vectors in the index", index_size)
+    gauge("mgw_index_bytes", "Serialized index size (bytes)", index_bytes)
     for key, value in (health or {}).items():
         gauge(f"mgw_health_{key}", f"Health: {key}", value)
     return generate_latest(reg).decode()
+
+
+def scenario_exposition(report: dict[str, Any]) -> str:
+    """Prometheus text for a content-discovery scenario report: the per-query latency histogram of its last
+    iteration (all samples, not a summary), mean QPS, index size and bytes, recall as a health gauge."""
+    m = {k: v["mean"] for k, v in report["metrics"].items()}
+    details = report.get("details") or {}
+    lat_us = details.get("latencies_us") or ([m["latencyP50"]] if m.get("latencyP50") is not None else [])
+    mb = m.get("memory")
+    return exposition(latencies_s=[x / 1e6 for x in lat_us], qps=m.get("throughput"),
+                      index_size=(report.get("params") or {}).get("contentCatalog"),
+                      index_bytes=mb * 2**20 if mb is not None else None,
+                      health={"recall_at_10": m.get("recallAt10")}, labels={"scenario": report["scenario"]})
+
+
+def alert_summary(chaos: dict[str, Any]) -> dict[str, dict[str, dict[str, int]]]:
+    """Per policy and rule: alerts fired, and how many were still firing at the end of the simulation."""
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for name, pol in chaos["policies"].items():
+        rules = out.setdefault(name, {})
+        for a in pol.get("alerts", []):
+            r = rules.setdefault(a["rule"], {"fired": 0, "unresolved": 0})
+            r["fired"] += 1
+            r["unresolved"] += a["resolved_at"] is None
+    return out

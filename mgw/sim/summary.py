@@ -59,6 +59,14 @@ def policy_table(chaos: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def alert_counts(chaos: dict[str, Any]) -> pd.DataFrame:
+    """Alerts fired per policy and rule (unresolved = still firing when the simulated period ends)."""
+    from mgw.sim.monitoring import alert_summary
+
+    return pd.DataFrame([{"policy": p, "rule": r, **c} for p, rules in alert_summary(chaos).items()
+                         for r, c in rules.items()])
+
+
 def alerts_table(chaos: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame([{"policy": n, **a} for n, p in chaos["policies"].items() for a in p.get("alerts", [])])
 

@@ -91,7 +91,8 @@ def content_discovery(params: dict[str, Any], data: str = "simulated", seed: int
     details = {"data": desc, "index": index.describe(), "efSearch": efs, "build_s": build_s, "threads": threads,
                "thread_pinning": {"build": threads, "latency_search": 1, "batch_search": threads,
                                   "blas_exact_truth": threads},
-               "machine": machine(), "api": "mgw.index.make_index('hnswlib') / ('exact') for ground truth"}
+               "machine": machine(), "latencies_us": np.round(lat, 2).tolist(),
+               "api": "mgw.index.make_index('hnswlib') / ('exact') for ground truth"}
     return metrics, details
 
 
