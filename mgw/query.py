@@ -95,6 +95,13 @@ DEMONYMS: dict[str, str] = {
     "south african": "ZA", "south korean": "KR",
 }
 _LOWER_CODES = {"us": "US", "uk": "GB", "usa": "US"}
+# Genre words narrower than the genre they map to: they set the filter AND stay in `text`, so semantic
+# search still sees "heist" in "heist movies" (the filter alone would only know "crime").
+NARROW_GENRE_WORDS = frozenset({
+    "heist", "heists", "gangster", "cop", "police", "spy", "espionage", "superhero", "slasher", "slashers",
+    "whodunit", "whodunits", "wildlife", "cooking", "biopic", "biopics", "period", "concert", "concerts",
+    "cartoon", "cartoons", "true crime", "christian", "religious", "arthouse", "late night", "coming of age",
+    "coming-of-age", "love stories", "cult classic"})
 
 MATURE = ("NC-17", "R", "TV-MA")
 RATING_WORDS: dict[str, tuple[str, ...]] = {
@@ -325,8 +332,8 @@ def _parse(text: str) -> dict[str, Any]:
         q["genres"]["none" if m.group("neg") else "all"] += genres
         if key in ("sitcom", "sitcoms", "docuseries", "docu-series"):
             q["type"] = "series"
-            s.take(*m.span())
-            continue
+        if key in NARROW_GENRE_WORDS and not m.group("neg"):
+            continue  # filter set, word left in the text
         s.take(*m.span())
     for m in s.finditer(_DEMONYM):
         q["regions"].append(DEMONYMS[m.group("n").lower()])
