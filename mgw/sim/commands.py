@@ -73,7 +73,7 @@ def _chaos_run(args) -> int:
 
     p = load_params(args.params)
     res = chaos_report(args.scenario, scale=args.scale or p.sim.scale, seed=p.seed, mode=args.mode,
-                       reuse=not args.fresh)
+                       reuse=not args.fresh, threads=p.sim.threads)
     print(f"source: {res['source']}")
     _print({k: {m: v[m] for m in ("uptime", "mttr_s", "degradation_prevented", "repair_compute_s")}
             for k, v in res["policies"].items()})

@@ -198,7 +198,7 @@ def self_healing(params: dict[str, Any], data: str = "simulated", seed: int = 42
 
 def chaos_report(scenario_path: str, scale: float = 0.05, seed: int = 42, mode: str | None = None,
                  metrics_dir: str | None = None, scenarios_dir: str | None = None,
-                 reuse: bool = True) -> dict[str, Any]:
+                 reuse: bool = True, threads: int = 2) -> dict[str, Any]:
     """One policy comparison for a self-healing scenario file → reports/metrics/chaos.json (with alerts).
 
     The scenario run (`mgw scenario run|all`) already compared the policies on this trace: when its report
@@ -226,9 +226,12 @@ def chaos_report(scenario_path: str, scale: float = 0.05, seed: int = 42, mode: 
         if current and isinstance(rep.get("details"), dict) and "policies" in rep["details"]:
             result, source = rep["details"], f"reused {saved}"
     if result is None:
-        _, result = self_healing(params, seed=seed)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=threads):  # BLAS (exact ground truth) pinned like the scenario runner
+            _, result = self_healing(params, seed=seed)
     result["scenario"], result["scale"], result["mode"], result["source"] = scenario_path, scale, mode, source
-    write_metrics("chaos", result, seed=seed, threads=1, metrics_dir=metrics_dir)
+    write_metrics("chaos", result, seed=seed, threads=threads, metrics_dir=metrics_dir)
     return result
 
 
