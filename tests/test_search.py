@@ -118,3 +118,22 @@ def test_cache_key_equal_for_equal_meaning():
     a = cache_key(parse("comedies on Prime Video and Netflix in the UK"), None, 10, 0)
     b = cache_key(parse("Netflix and Amazon comedies in UK"), None, 10, 0)
     assert a == b and a != cache_key(parse("comedies on Netflix"), None, 10, 0)
+
+
+def test_bench_search_reports_stages_and_the_utility_fallback(pipe):
+    from mgw.config import load_params
+    from mgw.search import bench_search
+
+    class Identity:
+        version = "identity-test"
+
+        def rerank(self, user, ids, scores, k=None):
+            return list(ids), np.asarray(scores, float)
+
+    p2 = SearchPipeline(pipe.catalog.reset_index(drop=True), pipe.store, pipe.index, embed, Identity())
+    params = load_params(overrides={"search": {"bench_queries": 20}})
+    r = bench_search(p2, params, queries=["space robots", "comedies not on netflix in UK", "village baking"])
+    assert r["queries"] == 20 and r["reranker"] == "identity-test"
+    assert set(r["stages"]) == set(r["stages_thread_cpu"]) >= {"embed_ms", "ann_ms", "rerank_ms", "total_ms"}
+    assert r["with_utility_reranker"]["reranker"] == "utility-v1"
+    assert r["end_to_end_minus_embed"]["p50_ms"] <= r["stages"]["total_ms"]["p50_ms"]
