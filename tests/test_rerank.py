@@ -134,3 +134,18 @@ def test_load_reranker_and_rerank(trained):
         rr.rerank(user, cands, np.zeros(3))
     with pytest.raises(UnknownIdError, match="candidate"):
         load_reranker("candidate", registry_dir=root / "empty")
+
+
+def test_numpy_user_update_matches_torch(trained):
+    root, params, _ = trained
+    from mgw.rerank import load_reranker
+
+    rr = load_reranker("production", params)
+    rng = np.random.default_rng(1)
+    items = np.unique(rng.choice(len(rr.item_ids), 6, replace=False))
+    pref = rr.cache.item_x[items].numpy().sum(0)
+    pref /= np.linalg.norm(pref)
+    with torch.no_grad():
+        ref = rr.model.user_from_history(torch.from_numpy(pref)[None].float(), rr.cache.item_x, rr.cache.item_h1,
+                                         torch.from_numpy(items), torch.zeros(len(items), dtype=torch.long))[0]
+    np.testing.assert_allclose(rr._state(pref, items), ref.numpy(), rtol=1e-4, atol=1e-5)

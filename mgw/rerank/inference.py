@@ -54,6 +54,28 @@ def score_phase(model: GATReranker, cache: NodeCache, phase: Phase) -> np.ndarra
     return model.score(hu, cache.item_h[cand], torch.from_numpy(phase.cand_sim).float(), log_pop).double().numpy()
 
 
+def _gat_params(conv) -> dict:
+    return {"W": conv.lin.weight.detach().numpy(), "att_src": conv.att_src.detach().numpy()[0],
+            "att_dst": conv.att_dst.detach().numpy()[0], "bias": conv.bias.detach().numpy(),
+            "heads": conv.heads, "slope": conv.negative_slope}
+
+
+def _gat_one(p: dict, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """One GATConv (concat heads, eval mode) for a single destination node fed by every row of src."""
+    H = p["heads"]
+    xs = (src @ p["W"].T).reshape(len(src), H, -1)
+    xd = (dst @ p["W"].T).reshape(1, H, -1)
+    logits = (xs * p["att_src"]).sum(-1) + (xd * p["att_dst"]).sum(-1)  # [n, H]
+    logits = np.where(logits > 0, logits, p["slope"] * logits)
+    a = np.exp(logits - logits.max(0))
+    a /= a.sum(0)
+    return (a[:, :, None] * xs).sum(0).reshape(1, -1) + p["bias"]
+
+
+def _elu(x: np.ndarray) -> np.ndarray:
+    return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
+
+
 class Reranker:
     """A trained GAT reranker ready to serve: `rerank(user or preference vector, candidate ids, scores)`.
 
@@ -75,6 +97,10 @@ class Reranker:
         self._user_h = user_h.numpy().copy()
         self._scale = 1.0 / math.sqrt(model.hidden_dim)
         self._w = float(model.sim_weight.detach())
+        self._item_h1 = cache.item_h1.numpy()
+        self._conv1, self._conv2 = _gat_params(model.conv1), _gat_params(model.conv2)
+        self._skip_w = model.skip.weight.detach().numpy()
+        self._skip_b = model.skip.bias.detach().numpy()
         self._w_pop = float(model.pop_weight.detach())
         self._log_pop = np.log1p(np.asarray(popularity, dtype=np.float64)).astype(np.float32)
 
@@ -101,11 +127,16 @@ class Reranker:
         n = np.linalg.norm(pref)
         if not np.isfinite(n) or n == 0:
             raise DataError("preference vector is zero or not finite")
-        with torch.no_grad():
-            h = self.model.user_from_history(torch.from_numpy(pref / n).float()[None], self.cache.item_x,
-                                             self.cache.item_h1, torch.from_numpy(items).long(),
-                                             torch.zeros(len(items), dtype=torch.long))
-        return h[0].numpy()
+        return self._user_from_history((pref / n).astype(np.float32), items)
+
+    def _user_from_history(self, pref: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """GATReranker.user_from_history for one user, in numpy: for ~20 neighbours torch's per-op overhead
+        (and thread synchronisation on a busy machine) costs far more than the arithmetic."""
+        u_x = pref[None]
+        src_x = np.vstack([u_x, self._item_x[items]])
+        u1 = _elu(_gat_one(self._conv1, src_x, u_x))
+        src_h = np.vstack([u1, self._item_h1[items]])
+        return _gat_one(self._conv2, src_h, u1)[0] + u_x[0] @ self._skip_w.T + self._skip_b
 
     def update_user(self, user_id: str, item_ids: list[str], weights: list[float]) -> None:
         """Recompute a user's state from its (new) history without retraining (seed §4.3.2)."""

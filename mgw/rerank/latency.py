@@ -16,8 +16,21 @@ def _pct(ns: list[int]) -> dict:
             "p99": float(np.percentile(a, 99)), "mean": float(a.mean()), "n": int(len(a))}
 
 
-def bench_latency(rr: Reranker, phase: Phase, data: RerankData, queries: int, seed: int) -> dict:
-    """p50/p95/p99 ms of: rerank(known user), rerank(preference vector), update_user (new history)."""
+def bench_latency(rr: Reranker, phase: Phase, data: RerankData, queries: int, seed: int, threads: int = 1) -> dict:
+    """p50/p95/p99 ms of: rerank(known user), rerank(preference vector), update_user (new history).
+
+    BLAS is limited to `threads` (default 1, one request per core): for these small matrix products,
+    multi-threaded BLAS on a busy 2-core machine spent ~100x longer synchronising than computing.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads):
+        out = _bench(rr, phase, data, queries, seed)
+    out["blas_threads"] = threads
+    return out
+
+
+def _bench(rr: Reranker, phase: Phase, data: RerankData, queries: int, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     ids = np.asarray(data.items.ids)
     picks = rng.integers(0, len(phase.users), size=queries)
