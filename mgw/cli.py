@@ -22,7 +22,8 @@ COMMAND_MODULES = (
     "mgw.store.commands",     # store, snapshot, privacy
     "mgw.cache.commands",     # cache
     "mgw.sim.commands",       # scenario, chaos
-    "mgw.report_commands",    # report, index page
+    "mgw.report_commands",    # report
+    "mgw.report_index",       # report-index
 )
 
 

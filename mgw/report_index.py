@@ -1,0 +1,162 @@
+"""`reports/index.html`: one page linking every executed notebook, with each area's headline numbers and the
+machine they were measured on. Numbers are read from `reports/metrics/*.json`; nothing is typed in here —
+a missing file or key shows as "not run"."""
+from __future__ import annotations
+
+import argparse
+import html
+import json
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from mgw.config import ROOT
+
+REPORTS = ROOT / "reports"
+MISSING = "not run"
+
+
+def pick(d: Any, path: str) -> Any:
+    """`pick(m, "a.b.0.c")` → m["a"]["b"][0]["c"], or None when any step is missing."""
+    for part in path.split("."):
+        if isinstance(d, dict) and part in d:
+            d = d[part]
+        elif isinstance(d, list) and part.lstrip("-").isdigit() and -len(d) <= int(part) < len(d):
+            d = d[int(part)]
+        else:
+            return None
+    return d
+
+
+def fmt(v: Any, spec: str = "") -> str:
+    if v is None:
+        return MISSING
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, (int, float)) and spec:
+        return format(v, spec)
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, (list, dict)):
+        return html.escape(json.dumps(v)[:200])
+    return html.escape(str(v))
+
+
+# area → (title, notebook html, metrics names, [(label, metrics name, path or function, format)])
+Row = tuple[str, str, "str | Callable[[dict], Any]", str]
+AREAS: list[tuple[str, str, list[Row]]] = [
+    ("Catalogs: ingest and entity resolution", "01_catalogs.html", [
+        ("rows read / items / quarantined", "ingest", lambda m: f"{m['rows']} / {m['items']} / {m['rejected']}", ""),
+        ("every row accounted for", "ingest", "accounted", ""),
+        ("canonical entities (multi-platform)", "resolve",
+         lambda m: f"{m['entities']} ({m['multi_platform_entities']})", ""),
+        ("exact duplicate pairs found", "resolve",
+         lambda m: f"{m['exact_duplicate_pairs']['found']} / {m['exact_duplicate_pairs']['total']}", ""),
+        ("resolver precision / recall / F1", "resolve",
+         lambda m: "{:.3f} / {:.3f} / {:.3f} ({})".format(m["evaluation"]["precision"], m["evaluation"]["recall"],
+                                                           m["evaluation"]["f1"], m["evaluation"]["kind"]), ""),
+        ("embedding throughput (texts/s)", "embed", "texts_per_s", ".1f"),
+    ]),
+    ("ANN backends and benchmark", "02_ann_benchmark.html", [
+        ("best single-thread QPS at recall@10 ≥ 0.95, per dataset/backend", "bench", "headline.best_qps_at_0.95", ""),
+        ("mgw / raw library QPS ratio", "bench", "headline.raw_ratios", ""),
+        ("seed default (M=32, efC=200, efS=100)", "bench", "headline.seed_default", ""),
+    ]),
+    ("HNSW tuning", "03_hnsw_tuning.html", [
+        ("chosen config", "tune", "chosen", ""),
+        ("tuned / default QPS at equal-or-better recall", "tune", "ratio_vs_default", ".2f"),
+    ]),
+    ("GAT reranker", "04_reranker.html", [
+        ("NDCG@10 per ranker", "rerank", lambda m: {k: round(v["ndcg@10"]["mean"], 4) for k, v in m["rankers"].items()}, ""),
+        ("GAT vs best baseline", "rerank", "significance", ""),
+        ("retriever Recall@100 (ceiling)", "rerank", "retriever_recall@100", ".4f"),
+        ("rerank latency p50 (ms, 100 candidates)", "rerank", "latency.p50_ms", ".3f"),
+    ]),
+    ("A/B testing", "05_ab_testing.html", [
+        ("decision", "abtest", lambda m: [(d.get("treatment"), d.get("decision"), d.get("reason")) for d in m["decisions"]]
+         if isinstance(m.get("decisions"), list) else m.get("decisions"), ""),
+        ("A/A false-positive rate (paired t)", "abtest", "calibration.aa.rate_t", ".3f"),
+    ]),
+    ("Hypergraph and search", "06_hypergraph_search.html", [
+        ("boolean query p95, real catalog (ms) vs XGI", "hypergraph",
+         lambda m: f"{m['real']['latency']['store']['p95_ms']:.3f} vs {m['real']['latency']['xgi']['p95_ms']:.1f}", ""),
+        ("boolean query p95, simulated titles (ms)", "hypergraph",
+         lambda m: f"{m['simulated']['latency']['store']['p95_ms']:.2f} on {m['simulated']['titles']:,} titles", ""),
+        ("compression vs clique expansion (seed claims 3.7×)", "hypergraph", "real.compression.availability.compression", ".2f"),
+        ("parser exact-match accuracy", "parse", lambda m: f"{m['filters_exact_match']:.3f} on {m['queries']} queries", ""),
+        ("search p50 without embedding (ms; goal ≤ 3)", "search", "end_to_end_minus_embed.p50_ms", ".2f"),
+    ]),
+    ("Storage", "07_storage.html", [
+        ("crash test: kills / failures", "storage", lambda m: f"{m['crash']['kills']} / {m['crash']['failures']}", ""),
+        ("concurrency: searches / torn reads", "storage",
+         lambda m: f"{m['concurrency']['searches']} / {m['concurrency']['torn_reads']}", ""),
+        ("transactional / raw insert throughput", "storage", "throughput.ratio_transactional_over_raw", ".2f"),
+    ]),
+    ("Cache", "08_cache.html", [
+        ("workloads where the seed's > 80 % hit rate holds", "cache", "hit_rate.target_holds", ""),
+        ("latency (L1 hit / L2 hit / miss)", "cache", "latency.summary", ""),
+    ]),
+    ("Scenarios and self-healing", "09_simulation.html", [
+        ("scenarios", "_scenarios", lambda m: m, ""),
+        ("SLO uptime per repair policy", "chaos", lambda m: {k: round(v["uptime"], 6) for k, v in m["policies"].items()}, ""),
+    ]),
+]
+
+
+def _scenario_summary(reports: Path) -> dict[str, Any] | None:
+    out = {}
+    for f in sorted((reports / "scenarios").glob("*.json")):
+        r = json.loads(f.read_text())
+        exp = r.get("expectations") or []
+        passed = sum(1 for e in exp if e.get("pass")) if isinstance(exp, list) else None
+        out[f.stem] = f"{passed}/{len(exp)} expectations pass" if passed is not None else r.get("passed")
+    return out or None
+
+
+def _value(metrics: dict[str, Any], getter: "str | Callable[[dict], Any]") -> Any:
+    if callable(getter):
+        try:
+            return getter(metrics)
+        except (KeyError, TypeError, IndexError, AttributeError, ValueError):
+            return None
+    return pick(metrics, getter)
+
+
+def build_index(reports: Path = REPORTS) -> str:
+    loaded: dict[str, Any] = {}
+    for f in (reports / "metrics").glob("*.json"):
+        loaded[f.stem] = json.loads(f.read_text())
+    scen = _scenario_summary(reports)
+    if scen:
+        loaded["_scenarios"] = scen
+    parts = [f"<h1>mgw reports</h1><p>Built {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from "
+             f"<code>reports/metrics/*.json</code>. Every number below was measured by the pipeline stage that wrote "
+             f"it, on the machine named beside it.</p>"]
+    for title, page, rows in AREAS:
+        link = f'<a href="{page}">{html.escape(page)}</a>' if (reports / page).exists() else f"{html.escape(page)} (not rendered)"
+        parts.append(f"<h2>{html.escape(title)}</h2><p>Report: {link}</p><table><tr><th>measure</th><th>value</th><th>measured on</th></tr>")
+        for label, name, getter, spec in rows:
+            m = loaded.get(name)
+            val = _value(m, getter) if m is not None else None
+            prov = (m or {}).get("_provenance", {}) if isinstance(m, dict) else {}
+            mach = prov.get("machine", {})
+            where = f"{mach.get('cpu', '')} · {mach.get('cores', '')} cores · {prov.get('generated_at', '')}" if mach else ""
+            parts.append(f"<tr><td>{html.escape(label)}</td><td>{fmt(val, spec)}</td><td>{html.escape(where)}</td></tr>")
+        parts.append("</table>")
+    style = ("<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;"
+             "width:100%}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}"
+             "td:nth-child(3){color:#666;font-size:80%}</style>")
+    return f"<!doctype html><html><head><meta charset='utf-8'><title>mgw reports</title>{style}</head><body>{''.join(parts)}</body></html>"
+
+
+def write_index(reports: Path = REPORTS, out: Path | None = None) -> Path:
+    out = out or reports / "index.html"
+    out.write_text(build_index(reports))
+    return out
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report-index", help="write reports/index.html: links + headline numbers of every area")
+    p.add_argument("--reports", default=str(REPORTS))
+    p.set_defaults(func=lambda a: print(write_index(Path(a.reports))) or 0)
