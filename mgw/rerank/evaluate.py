@@ -4,7 +4,7 @@ candidates, test significance, run the genre-transfer experiment, benchmark late
 Outputs: reports/metrics/rerank.json (summary with CIs and provenance), reports/rerank/per_user.parquet
 (long: ranker, user_id, ndcg@10, recall@10, mrr@10, hitrate@10; consumed by the A/B area),
 reports/rerank/history.csv (training curve), models/reranker/<semver>/ (registry). With
-gnn.interactions=movielens: reports/metrics/rerank_movielens.json and reports/rerank_movielens/.
+gnn.interactions=movielens: the same files, with `interactions.source` saying which data they hold.
 """
 from __future__ import annotations
 
@@ -204,7 +204,7 @@ def run(params: Params, out_dir: str | Path | None = None, registry_dir: str | P
 
     gp = params.gnn
     torch.set_num_threads(gp.threads)
-    out_dir = _path(out_dir or (REPORT_DIR if gp.interactions == "simulated" else ROOT / "reports" / "rerank_movielens"))
+    out_dir = _path(out_dir or REPORT_DIR)  # one stage, one set of outputs, whatever gnn.interactions says
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     data, stats = build_data(params)
@@ -282,7 +282,7 @@ def run(params: Params, out_dir: str | Path | None = None, registry_dir: str | P
                                                                 "config": model.config()},
         "goal": {"gat_ndcg_above_every_baseline_p_lt_0_05": sig["gat_better_p_lt_0_05"]},
     }
-    write_metrics("rerank" if gp.interactions == "simulated" else "rerank_movielens", result,
+    write_metrics("rerank", result,
                   seed=params.seed, threads=gp.threads, metrics_dir=metrics_dir)
     return result
 
