@@ -100,6 +100,10 @@ def _search(args: argparse.Namespace) -> int:
         return 0
     if not args.query:
         raise ValueError("give a QUERY (or --bench)")
+    if p.cache.L2.url:  # a shared L2 (Redis) makes answers reusable across `mgw search` calls
+        from mgw.search import CachedSearch
+
+        pipe = CachedSearch(pipe, p.cache)
     resp = pipe.search(args.query, user=args.user, k=args.k, offset=args.offset, explain=args.explain)
     print(json.dumps(public_response(resp), indent=2, default=str))
     return 0
