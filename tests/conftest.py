@@ -28,3 +28,14 @@ def real_data_dir() -> Path:
 def _pin_threads(monkeypatch):
     """Tests run with the same thread budget as CI (2 cores)."""
     monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "2"))
+
+
+@pytest.fixture(scope="session")
+def real_resolution(real_data_dir):
+    """(items, Resolution) of the real catalogs through mgw's own ingest and resolver, built once per session."""
+    from mgw.config import load_params
+    from mgw.data import ingest, resolve
+
+    params = load_params(overrides={"data": {"source": "real", "dir": str(real_data_dir)}}, environ={})
+    items = ingest.ingest(params, show_progress=False).items_frame()
+    return items, resolve.resolve(items, params.resolve)

@@ -214,26 +214,9 @@ def test_simulated_store_is_consistent_with_xgi():
 
 # ------------------------------------------------------------------ real catalog: the seed's three queries
 @pytest.fixture(scope="module")
-def real_catalog(real_data_dir):
-    """The resolved real catalog when the pipeline has produced it, else one entity per listing straight
-    from the CSVs (enough for availability queries)."""
-    from mgw.config import ROOT
-
-    path = ROOT / "data" / "real" / "processed" / "catalog.parquet"
-    if path.exists():
-        return pd.read_parquet(path)
-    from mgw.data.connectors.csv_catalog import CATALOG_FILES, catalog_path, iter_csv_records
-    from mgw.data.rows import normalize_record
-    from mgw.data.schema import ContentItem
-
-    rows = []
-    for p in CATALOG_FILES:
-        for n, rec in iter_csv_records(catalog_path(real_data_dir, p)):
-            item = normalize_record(p, n, rec)
-            if isinstance(item, ContentItem):
-                d = item.to_dict()
-                rows.append({**d, "entity_id": "ent:" + d["id"], "platforms": [p]})
-    return pd.DataFrame(rows)
+def real_catalog(real_resolution):
+    """The real catalogs resolved into canonical entities by mgw's own ingest + resolver (as the pipeline does)."""
+    return real_resolution[1].entities
 
 
 @pytest.mark.realdata

@@ -60,10 +60,8 @@ def test_resolver_on_simulated_gold():
 
 
 @pytest.mark.realdata
-def test_real_catalog_all_exact_duplicates_found(real_data_dir):
-    params = load_params(overrides={"data": {"source": "real", "dir": str(real_data_dir)}}, environ={})
-    items = ing.ingest(params, show_progress=False).items_frame()
-    r = res.resolve(items, params.resolve)
+def test_real_catalog_all_exact_duplicates_found(real_resolution):
+    items, r = real_resolution
     must = res.exact_duplicate_pairs(items)
     assert len(must) > 400
     missed = [(a, b) for a, b in must if r.item_entity[a] != r.item_entity[b]]
