@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from mgw.data.normalize import FAMILY_FRIENDLY, GENRES, PLATFORM_ALIASES, RATINGS
+from mgw.data.normalize import FAMILY_FRIENDLY, GENRES, PLATFORM_ALIASES
 
 # ---------------------------------------------------------------- vocabularies
 # Query-side genre words → canonical genres (mgw.data.normalize.GENRES). Longest phrases match first.

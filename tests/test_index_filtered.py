@@ -1,7 +1,6 @@
 """Filtered-search strategy choice and compiled filters that outlive index mutations."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from mgw.index import make_index

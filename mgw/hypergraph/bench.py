@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from mgw.config import PLATFORMS
 from mgw.data.normalize import GENRES, RATINGS
-from mgw.hypergraph.availability import CATALOG_HOME, FOOTPRINT, LICENSE_BASE, ModelledAvailability
+from mgw.hypergraph.availability import CATALOG_HOME, FOOTPRINT, LICENSE_BASE
 from mgw.hypergraph.expr import compile_query
 from mgw.hypergraph.reference import XgiReference
 from mgw.hypergraph.store import HypergraphStore

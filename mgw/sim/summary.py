@@ -79,7 +79,6 @@ def plot_timelines(chaos: dict[str, Any]):
         t = [s["t"] / 86_400 for s in p["timeline"]]
         axes[0].step(t, [s["recall"] for s in p["timeline"]], where="post", label=name)
         axes[1].step(t, [1 if s["up"] else 0 for s in p["timeline"]], where="post", label=name)
-    target = next(iter(chaos["policies"].values()))
     axes[0].set_ylabel("served recall@10")
     axes[1].set_ylabel("SLO up (1) / down (0)")
     axes[1].set_xlabel("simulated day")

@@ -105,9 +105,8 @@ def multi_platform_availability(params: dict[str, Any], data: str = "simulated",
     expected expression (the seed's reading of the query when known, else the parse) — parse errors count.
     platformCoverage: share of the scenario's (platform, region) pairs that carry at least one title."""
     from mgw.hypergraph.availability import region_code
-    from mgw.hypergraph.bench import SEED_QUERIES, build_store, simulated_store
+    from mgw.hypergraph.bench import SEED_QUERIES
     from mgw.hypergraph.expr import compile_query
-    from mgw.hypergraph.reference import XgiReference
     from mgw.query import canonical, parse
 
     regions = [region_code(r) for r in params.get("regions", ["us", "ca", "uk", "au"])]

@@ -12,13 +12,12 @@ from __future__ import annotations
 import io
 import json
 import os
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
