@@ -44,3 +44,17 @@ def test_users_do_not_share_entries(cached):
     cached.search("space robots", user="u1")
     assert cached.search("space robots", user="u2")["metadata"]["from_cache"] is False
     assert cached.search("space robots", user="u1")["metadata"]["from_cache"] is True
+
+
+def test_forget_user_deletes_their_entries_and_the_store_hook_calls_it(cached):
+    from mgw.store import stores
+
+    cached.search("space robots", user="gone")
+    cached.search("space robots", user="stays")
+    assert any(":u=gone:" in k for k in cached.cache.l1.keys())
+    hooks = [cached.cache.forget_user]
+    assert [h("gone") for h in hooks] == [2]  # one entry in L1, one in L2; what Stores.forget does with FORGETTERS
+    assert not any(":u=gone:" in k for k in cached.cache.l1.keys())
+    assert cached.search("space robots", user="stays")["metadata"]["from_cache"] is True
+    assert cached.search("space robots", user="gone")["metadata"]["from_cache"] is False
+    assert isinstance(stores.FORGETTERS, list)

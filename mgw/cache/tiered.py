@@ -149,6 +149,22 @@ class TieredCache:
     def mark_stale(self, pattern: str) -> None:
         self.invalidator.mark_stale(pattern)
 
+    def forget_user(self, user_id: str) -> int:
+        """Right to be forgotten (seed §6.2): delete, not just invalidate, every entry of this user in L1 and L2
+        and every remembered query text of theirs in the semantic layer. Returns the entries deleted.
+        Register it with `mgw.store.stores.FORGETTERS.append(cache.forget_user)`."""
+        marker = f":u={user_id}:"
+        deleted = 0
+        for level in self.levels().values():
+            for key in [k for k in level.keys() if marker in k]:
+                deleted += bool(level.delete(key))
+        if self.semantic is not None:
+            with self.semantic._lock:
+                for bucket in [b for b in self.semantic._buckets if marker in b + ":"]:
+                    del self.semantic._buckets[bucket]
+        self.invalidate(f"user:{user_id}:*")
+        return deleted
+
     def levels(self) -> dict[str, Any]:
         return {"L1": self.l1, **({"L2": self.l2} if self.l2 is not None else {})}
 

@@ -127,9 +127,15 @@ def _snap_prune(args: argparse.Namespace) -> int:
 
 
 def _forget(args: argparse.Namespace) -> int:
-    from mgw.store.stores import Stores
+    from mgw.store.stores import FORGETTERS, Stores
 
-    stores = Stores.open(load_params(args.params))
+    params = load_params(args.params)
+    forgetters = list(FORGETTERS)
+    if params.cache.L2.url:  # a shared Redis L2 outlives this process: purge the user's entries there too
+        from mgw.cache.tiered import build_cache
+
+        forgetters.append(build_cache(params.cache, l3=lambda request: None).forget_user)
+    stores = Stores.open(params, forgetters=forgetters)
     res = stores.forget(args.user)
     res["remaining"] = stores.find_user(args.user)
     stores.close()
