@@ -79,3 +79,14 @@ def render_notebook(notebook: str | Path, html_out: str | Path, parameters: dict
     body, _ = HTMLExporter(exclude_input_prompt=True, exclude_output_prompt=True).from_notebook_node(nb)
     html_out.write_text(body)
     return html_out
+
+
+def sha256_file(path: str | Path) -> str:
+    """Checksum of a file, read in 1 MiB blocks (manifests, snapshots, registry, datasets)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -242,13 +242,9 @@ def build_pipeline(params: Any, processed: Any = None, embed: Callable | None = 
     from mgw.hypergraph.bench import build_store
     from mgw.index import make_index
 
-    processed = Path(processed) if processed else ROOT / "data" / "processed"
-    for name in ("catalog.parquet", "embeddings.npy", "embedding_ids.json"):
-        if not (processed / name).exists():
-            raise FileNotFoundError(f"{processed / name} missing (run `mgw ingest && mgw resolve && mgw embed`)")
-    catalog = pd.read_parquet(processed / "catalog.parquet")
-    vectors = np.load(processed / "embeddings.npy")
-    ids = json.loads((processed / "embedding_ids.json").read_text())
+    from mgw.data.stages import load_processed
+
+    catalog, ids, vectors = load_processed(Path(processed) if processed else ROOT / "data" / "processed")
     hp, ip = params.hypergraph, params.index
     store = build_store(catalog, hp.regions, hp.home_bonus, params.seed, hp.availability)
     index = make_index(index_backend or ip.backend, vectors.shape[1], ip.metric, M=ip.M,

@@ -12,7 +12,6 @@ Ground truth: exact top-100 by cosine, stored as angular distance 1 − cos (ann
 """
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 
 from mgw.config import ROOT
 from mgw.errors import CorruptFileError, DataError
+from mgw.reporting import sha256_file as file_sha256
 
 BENCH_DIR = ROOT / "data" / "interim" / "bench"
 CATALOG = "catalog-minilm-384"
@@ -64,12 +64,6 @@ def synth_name(n: int) -> str:
     return f"synth-{n // 1000}k" if n % 1000 == 0 else f"synth-{n}"
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def normalize(x: np.ndarray) -> np.ndarray:

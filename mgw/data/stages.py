@@ -114,3 +114,13 @@ def small_params(seed: int = 42, per_platform: int = 150) -> Params:
     counts = {"netflix": per_platform, "prime": per_platform, "disney": per_platform // 3, "hulu": per_platform // 2}
     return load_params(overrides={"seed": seed, "data": {"source": "simulated"},
                                   "simulated": {"contentCount": counts, "syntheticUsers": 50}})
+
+
+def load_processed(processed: str | Path) -> tuple[pd.DataFrame, list[str], np.ndarray]:
+    """(catalog, entity ids, vectors) of a processed folder; a clear error naming the missing file."""
+    processed = Path(processed)
+    for name in ("catalog.parquet", "embeddings.npy", "embedding_ids.json"):
+        if not (processed / name).exists():
+            raise FileNotFoundError(f"{processed / name} missing (run `mgw ingest && mgw resolve && mgw embed`)")
+    ids, vectors = load_embeddings(processed)
+    return pd.read_parquet(processed / "catalog.parquet"), ids, vectors

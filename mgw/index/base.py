@@ -27,6 +27,7 @@ import numpy as np
 
 from mgw.errors import (CorruptFileError, DataError, DimensionError, DuplicateIdError, NotSupportedError,
                         UnknownIdError)
+from mgw.reporting import sha256_file
 
 METRICS = ("cosine", "ip", "l2")
 MANIFEST = "manifest.json"
@@ -373,7 +374,7 @@ class BaseIndex:
                         "metric": self.metric, "threads": self.threads, "seed": self.seed,
                         "build_params": self.build_params, "query_params": self.query_params,
                         "count": len(self), "data_hash": self._data_hash,
-                        "files": {f: _sha256(tmp / f) for f in files},
+                        "files": {f: sha256_file(tmp / f) for f in files},
                         "bytes": {f: (tmp / f).stat().st_size for f in files}}
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
             if path.exists():
@@ -404,12 +405,6 @@ class BaseIndex:
         return index
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_manifest(path: str | Path) -> dict[str, Any]:
@@ -428,7 +423,7 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
         f = path / name
         if not f.exists():
             raise CorruptFileError(f"{backend}: index file {f} listed in the manifest is missing")
-        if _sha256(f) != digest:
+        if sha256_file(f) != digest:
             raise CorruptFileError(f"{backend}: checksum of {f} does not match the manifest "
                                    f"(truncated or modified file)")
     return manifest

@@ -40,13 +40,9 @@ def _path(p: str | Path) -> Path:
 
 
 def load_catalog(catalog_dir: str | Path):
-    d = _path(catalog_dir)
-    for name in ("catalog.parquet", "embeddings.npy", "embedding_ids.json"):
-        if not (d / name).exists():
-            raise FileNotFoundError(f"{d / name} not found; run the ingest/resolve/embed stages first")
-    catalog = pd.read_parquet(d / "catalog.parquet")
-    emb = np.load(d / "embeddings.npy")
-    ids = json.loads((d / "embedding_ids.json").read_text())
+    from mgw.data.stages import load_processed
+
+    catalog, ids, emb = load_processed(_path(catalog_dir))
     return catalog, catalog_items(catalog, emb, ids)
 
 

@@ -12,7 +12,6 @@ Aliases (`production`, `candidate`) keep a stack, so `rollback` returns to the p
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -24,6 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from mgw.errors import CorruptFileError, DataError, UnknownIdError
 from mgw.reporting import write_json_atomic
+from mgw.reporting import sha256_file
 
 SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 ALIASES = ("production", "candidate")
@@ -51,12 +51,6 @@ def next_version(parent: dict | None, config: dict, data_hash: str, params_hash:
     return f"{major}.{minor}.{patch + 1}"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class Registry:
@@ -106,7 +100,7 @@ class Registry:
             p = d / name
             if not p.exists():
                 raise CorruptFileError(f"reranker {version}: file {name} is missing")
-            if _sha256(p) != digest:
+            if sha256_file(p) != digest:
                 raise CorruptFileError(f"reranker {version}: checksum of {name} does not match checksums.json")
         expected = {"weights.safetensors", "cache.safetensors", *(f"{n}.json" for n in JSON_FILES)}
         if missing := expected - set(sums):
@@ -170,7 +164,7 @@ class Registry:
         for name, obj in (("items", items), ("users", users), ("config", config), ("metrics", metrics),
                           ("lineage", lineage), ("history", history)):
             write_json_atomic(tmp / f"{name}.json", obj)
-        sums = {p.name: _sha256(p) for p in sorted(tmp.iterdir())}
+        sums = {p.name: sha256_file(p) for p in sorted(tmp.iterdir())}
         write_json_atomic(tmp / "checksums.json", sums)
         tmp.rename(self.root / version)
         return version

@@ -8,7 +8,6 @@ a corrupt or truncated one is skipped with a warning, never loaded. Retention: k
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -20,17 +19,12 @@ from typing import Any, Callable
 
 from mgw.errors import CorruptFileError, DataError
 from mgw.reporting import write_json_atomic
+from mgw.reporting import sha256_file
 
 log = logging.getLogger(__name__)
 EXT = ".rvdb"
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def fsync_dir(path: Path) -> None:
