@@ -36,7 +36,8 @@ def test_sigkill_crash(tmp_path, backend):
 
 @pytest.mark.parametrize("backend", [EXACT_SPEC, "hnswlib"])
 def test_concurrent_readers_see_whole_batches(tmp_path, backend):
-    res = run_concurrency_test(tmp_path / "c", readers=3, seconds=1.5, backend=backend)
+    res = run_concurrency_test(tmp_path / "c", readers=3, seconds=1.5, backend=backend, min_commits=12,
+                               min_searches=150)
     assert res["errors"] == []
     assert res["commits"] > 10 and res["searches"] > 100
     assert res["torn_reads"] == 0 and res["versions_backwards"] == 0 and res["consistent_after"]

@@ -191,10 +191,13 @@ def run_crash_test(workdir: str | Path, runs: int = 100, backend: str | None = N
 
 # --------------------------------------------------------------------------- concurrency
 def run_concurrency_test(root: str | Path, readers: int = 4, seconds: float = 2.0, backend: str | None = None,
-                         seed: int = 0, group: int = 6, dim: int = 32) -> dict[str, Any]:
+                         seed: int = 0, group: int = 6, dim: int = 32, min_commits: int = 0, min_searches: int = 0,
+                         max_seconds: float = 120.0) -> dict[str, Any]:
     """Reader threads search while a writer inserts, moves (updates) and deletes whole groups of `group`
     near-identical rows in single transactions. A reader querying a group's direction must see all of its
-    rows or none of them; anything in between is a torn read."""
+    rows or none of them; anything in between is a torn read. Runs for `seconds` and until at least
+    `min_commits` commits and `min_searches` searches happened (a slow machine runs longer, up to
+    `max_seconds`), so the amount of concurrency tested does not depend on the machine's load."""
     from mgw.store.backend import EXACT_SPEC
 
     backend = backend or EXACT_SPEC
@@ -260,6 +263,9 @@ def run_concurrency_test(root: str | Path, readers: int = 4, seconds: float = 2.
     for t in threads:
         t.start()
     time.sleep(seconds)
+    while (stats["commits"] < min_commits or stats["searches"] < min_searches) \
+            and time.perf_counter() - t0 < max_seconds and not stats["errors"]:
+        time.sleep(0.05)
     stop.set()
     for t in threads:
         t.join()
