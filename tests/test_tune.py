@@ -89,7 +89,7 @@ def test_unreachable_storage_fails_fast_with_masked_password():
     with pytest.raises(StorageError, match="cannot reach Optuna storage") as e:
         open_storage("postgresql://user:secret@127.0.0.1:1/optuna", "s", connect_timeout_s=2)
     assert "secret" not in str(e.value)
-    assert time.perf_counter() - t0 < 10
+    assert time.perf_counter() - t0 < 30  # the connect timeout is honoured: no hang (generous for a loaded machine)
 
 
 def test_cli_bad_input_errors_before_any_trial(tmp_path, emb_file, capsys):
