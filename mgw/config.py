@@ -102,6 +102,7 @@ class IndexParams(Section):
     efConstruction: int = Field(200, ge=1)
     efSearch: int = Field(100, ge=1)
     threads: int = Field(2, ge=1)
+    factory: str | None = None  # faiss index_factory string when backend is faiss, e.g. "HNSW24,SQ8"
 
 
 class BenchParams(Section):

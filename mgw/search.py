@@ -247,12 +247,17 @@ def build_pipeline(params: Any, processed: Any = None, embed: Callable | None = 
     catalog, ids, vectors = load_processed(Path(processed) if processed else ROOT / "data" / "processed")
     hp, ip = params.hypergraph, params.index
     store = build_store(catalog, hp.regions, hp.home_bonus, params.seed, hp.availability)
-    index = make_index(index_backend or ip.backend, vectors.shape[1], ip.metric, M=ip.M,
-                       efConstruction=ip.efConstruction, threads=ip.threads, seed=params.seed) \
-        if (index_backend or ip.backend) in ("hnswlib",) else make_index(index_backend or ip.backend,
-                                                                         vectors.shape[1], ip.metric)
+    backend = index_backend or ip.backend
+    if backend == "hnswlib":
+        index = make_index(backend, vectors.shape[1], ip.metric, M=ip.M, efConstruction=ip.efConstruction,
+                           threads=ip.threads, seed=params.seed)
+    elif backend == "faiss":
+        index = make_index(backend, vectors.shape[1], ip.metric, factory=ip.factory or f"HNSW{ip.M},Flat",
+                           efConstruction=ip.efConstruction, threads=ip.threads)
+    else:
+        index = make_index(backend, vectors.shape[1], ip.metric)
     index.build(vectors, ids)
-    if (index_backend or ip.backend) == "hnswlib":
+    if backend == "hnswlib" or (backend == "faiss" and (ip.factory or "HNSW").startswith("HNSW")):
         index.set_query_params(efSearch=ip.efSearch)
     if embed is None:
         from mgw.embed import Embedder
