@@ -19,6 +19,12 @@ def _check_size(max_size: int) -> int:
     return max_size
 
 
+def _check_ttl(ttl: float) -> float:
+    if not ttl > 0:
+        raise DataError(f"cache ttl must be > 0 seconds, got {ttl!r}")
+    return float(ttl)
+
+
 def _check_bytes(max_bytes: int | None) -> int | None:
     if max_bytes is not None and (not isinstance(max_bytes, int) or max_bytes < 1):
         raise DataError(f"cache max_bytes must be a positive int or None, got {max_bytes!r}")
@@ -37,9 +43,7 @@ class LRUCache:
     def __init__(self, max_size: int = 100, ttl: float = 15.0, *, max_bytes: int | None = 64 << 20,
                  clock: Callable[[], float] = time.monotonic):
         self.max_size = _check_size(max_size)
-        if not ttl > 0:
-            raise DataError(f"cache ttl must be > 0 seconds, got {ttl!r}")
-        self.ttl = float(ttl)
+        self.ttl = _check_ttl(ttl)
         self.max_bytes = _check_bytes(max_bytes)
         self.clock = clock
         self.metrics = LevelMetrics(clock)

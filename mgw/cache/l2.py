@@ -12,9 +12,8 @@ from collections import OrderedDict, defaultdict
 from typing import Callable, Iterator
 
 from mgw.cache.base import Entry
-from mgw.cache.l1 import _check_bytes, _check_size
+from mgw.cache.l1 import _check_bytes, _check_size, _check_ttl
 from mgw.cache.metrics import LevelMetrics
-from mgw.errors import DataError
 
 
 class LFUCache:
@@ -23,9 +22,7 @@ class LFUCache:
     def __init__(self, max_size: int = 10_000, ttl: float = 300.0, *, max_bytes: int | None = 256 << 20,
                  clock: Callable[[], float] = time.monotonic):
         self.max_size = _check_size(max_size)
-        if not ttl > 0:
-            raise DataError(f"cache ttl must be > 0 seconds, got {ttl!r}")
-        self.ttl = float(ttl)
+        self.ttl = _check_ttl(ttl)
         self.max_bytes = _check_bytes(max_bytes)
         self.clock = clock
         self.metrics = LevelMetrics(clock)

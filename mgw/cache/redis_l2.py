@@ -14,7 +14,7 @@ import time
 from typing import Callable, Iterator
 
 from mgw.cache.base import CacheBackendError, Entry
-from mgw.cache.l1 import _check_bytes, _check_size
+from mgw.cache.l1 import _check_bytes, _check_size, _check_ttl
 from mgw.cache.metrics import LevelMetrics
 from mgw.errors import DataError
 
@@ -99,9 +99,7 @@ class RedisLFUCache:
         import redis  # the client is a dependency; imported here so the in-process path never needs it
 
         self.max_size = _check_size(max_size)
-        if not ttl > 0:
-            raise DataError(f"cache ttl must be > 0 seconds, got {ttl!r}")
-        self.ttl = float(ttl)
+        self.ttl = _check_ttl(ttl)
         self.max_bytes = _check_bytes(max_bytes)
         self.url = url
         self.prefix = prefix
