@@ -9,6 +9,7 @@ Every problem (unknown key, wrong type, out-of-range value) is reported in one
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -353,6 +354,7 @@ def _match_key(env_part: str) -> str:
     return names.get(env_part.lower(), env_part.lower())
 
 
+@lru_cache(maxsize=1)
 def _all_field_names() -> dict[str, str]:
     names: dict[str, str] = {}
 

@@ -94,8 +94,11 @@ class Embedder:
 
     @classmethod
     def from_params(cls, embed_params: Any, **kw: Any) -> "Embedder":
+        from mgw.config import ROOT
+
+        cache_dir = Path(embed_params.cache_dir)  # relative to the repo, whatever the working directory
         return cls(model=embed_params.model, batch_size=embed_params.batch_size, threads=embed_params.threads,
-                   cache_dir=embed_params.cache_dir, dim=embed_params.dim, **kw)
+                   cache_dir=cache_dir if cache_dir.is_absolute() else ROOT / cache_dir, dim=embed_params.dim, **kw)
 
     def _load(self) -> Any:
         if self._st is None:

@@ -1,6 +1,7 @@
 """Result files: metrics JSON with provenance, and papermill-executed notebook reports."""
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -83,8 +84,6 @@ def render_notebook(notebook: str | Path, html_out: str | Path, parameters: dict
 
 def sha256_file(path: str | Path) -> str:
     """Checksum of a file, read in 1 MiB blocks (manifests, snapshots, registry, datasets)."""
-    import hashlib
-
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -22,7 +22,7 @@ import numpy as np
 
 from mgw.config import ROOT
 from mgw.errors import CorruptFileError, DataError
-from mgw.reporting import sha256_file as file_sha256
+from mgw.reporting import sha256_file
 
 BENCH_DIR = ROOT / "data" / "interim" / "bench"
 CATALOG = "catalog-minilm-384"
@@ -183,12 +183,12 @@ def build_dataset(name: str, embeddings: str | Path | None, queries: int, seed: 
         x = normalize(np.load(emb_path))
         train, test = _split(x, queries, seed)
         attrs.update(source=str(emb_path.relative_to(ROOT) if emb_path.is_relative_to(ROOT) else emb_path),
-                     source_sha256=file_sha256(emb_path))
+                     source_sha256=sha256_file(emb_path))
     elif (n := parse_synth_size(name)) is not None:
         if have_emb:
             gen = SynthGenerator.fit(normalize(np.load(emb_path)), seed)
             attrs.update(source=str(emb_path.relative_to(ROOT) if emb_path.is_relative_to(ROOT) else emb_path),
-                         source_sha256=file_sha256(emb_path), generator="pca64+gmm32-diag, fit")
+                         source_sha256=sha256_file(emb_path), generator="pca64+gmm32-diag, fit")
         else:
             gen = SynthGenerator.default(384, seed)
             attrs.update(source="default", source_sha256="", generator="default power-law mixture")
@@ -210,7 +210,7 @@ def load_dataset(name: str, embeddings: str | Path | None = "data/processed/embe
         emb_path = Path(embeddings) if embeddings else None
         if emb_path is not None and not emb_path.is_absolute():
             emb_path = ROOT / emb_path
-        sha = file_sha256(emb_path) if emb_path is not None and emb_path.exists() else ""
+        sha = sha256_file(emb_path) if emb_path is not None and emb_path.exists() else ""
         if (ds.attrs.get("seed") == seed and ds.attrs.get("queries") == queries
                 and ds.attrs.get("format") == FORMAT and ds.attrs.get("source_sha256", "") == sha):
             return ds

@@ -122,12 +122,10 @@ def resolve(items: pd.DataFrame, params: ResolveParams | None = None, workers: i
     records = items.to_dict("records")
     people = [_people(r) for r in records]
     fuzzy_pairs = refused_evidence = 0
-    seen: set[tuple[int, int]] = set()
     pairs, compared = candidate_pairs(items, params.title_threshold, params.year_tolerance, workers)
     for i, j, score in sorted(pairs, key=lambda t: -t[2]):
-        if (i, j) in seen or comps.find(i) == comps.find(j):
+        if comps.find(i) == comps.find(j):
             continue
-        seen.add((i, j))
         ok, jac = evidence_ok(people[i], people[j], params.people_threshold)
         if not ok:
             refused_evidence += 1

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mgw.config import ROOT, Params
+from mgw.config import Params
 from mgw.data import ingest as ing
 from mgw.data import resolve as res
 from mgw.embed import Embedder, entity_text
@@ -73,7 +73,6 @@ def run_embed(params: Params, processed: Path, metrics_dir: Path | None = None,
     catalog = pd.read_parquet(processed / "catalog.parquet")
     texts = [entity_text(t, d, g) for t, d, g in zip(catalog["title"], catalog["description"], catalog["genres"])]
     embedder = Embedder.from_params(params.embed, show_progress=show_progress)
-    embedder.cache_dir = ROOT / params.embed.cache_dir  # relative to the repo, whatever the cwd
     vectors = embedder.encode(texts)
     if not np.isfinite(vectors).all():
         raise ValueError("embedding model produced non-finite values")
