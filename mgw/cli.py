@@ -8,7 +8,7 @@ import importlib
 import logging
 import sys
 
-from mgw.config import InvalidConfigError
+from mgw.config import InvalidConfigError, load_params
 from mgw.errors import MgwError
 
 # Modules that define `register(subparsers)`; order is the order of `mgw --help`.
@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 1
     try:
+        if args.params is not None:
+            load_params(args.params)  # a missing or broken --params file fails every command, never runs on defaults
         rc = args.func(args)
     except (InvalidConfigError, MgwError, ValueError, FileNotFoundError, KeyError) as e:
         if args.verbose:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 PLATFORMS = ("netflix", "prime", "disney", "hulu")
 Platform = Literal["netflix", "prime", "disney", "hulu"]
@@ -66,6 +66,12 @@ class ConnectorParams(Section):
     timeout_s: float = Field(10.0, gt=0)
     max_retries: int = Field(4, ge=0)
     backoff_base_s: float = Field(0.5, ge=0)
+
+    @model_validator(mode="after")
+    def _live_needs_url(self) -> "ConnectorParams":
+        if self.mode == "live" and not self.url:  # a live connector without a feed would silently read the CSV
+            raise ValueError("mode 'live' needs a url (the feed to pull); use mode 'simulated' for the CSV files")
+        return self
 
 
 def _connectors() -> dict[str, ConnectorParams]:
@@ -334,17 +340,29 @@ def _format_errors(err: ValidationError) -> str:
     return "Invalid config: " + "; ".join(parts)
 
 
-def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
-    """`MGW_INDEX__M=48` → {"index": {"M": 48}}; values are parsed as YAML scalars."""
+def _env_overrides(environ: dict[str, str], problems: list[str] | None = None) -> dict[str, Any]:
+    """`MGW_INDEX__M=48` → {"index": {"M": 48}}; values are parsed as YAML scalars. A value that is not YAML
+    (e.g. `@home/data`) or a path through a non-mapping is added to `problems` and left out."""
+    problems = [] if problems is None else problems
     out: dict[str, Any] = {}
-    for key, raw in environ.items():
+    for key, raw in sorted(environ.items()):
         if not key.startswith("MGW_") or "__" not in key:
             continue
         path = key[4:].split("__")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as e:
+            problems.append(f"{key}: {raw!r} is not a YAML value ({str(e).splitlines()[0]}); quote it, "
+                            f"e.g. {key}=\"'{raw}'\"")
+            continue
         node = out
         for part in path[:-1]:
             node = node.setdefault(_match_key(part), {})
-        node[_match_key(path[-1])] = yaml.safe_load(raw)
+            if not isinstance(node, dict):
+                problems.append(f"{key}: {'.'.join(_match_key(x) for x in path[:-1])} is not a section")
+                break
+        else:
+            node[_match_key(path[-1])] = value
     return out
 
 
@@ -380,26 +398,36 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def load_params(path: str | Path | None = None, overrides: dict[str, Any] | None = None,
                 environ: dict[str, str] | None = None) -> Params:
-    """Load, merge env overrides and mode preset, validate. Raises InvalidConfigError."""
+    """Load, merge env overrides and mode preset, validate. Raises InvalidConfigError listing every problem:
+    a params file given explicitly must exist (a typo must not run on defaults)."""
+    problems: list[str] = []
+    explicit = path is not None
     path = Path(path) if path else DEFAULT_PARAMS
     raw: dict[str, Any] = {}
-    if path.exists():
+    if path.is_dir():
+        problems.append(f"{path} is a directory, not a params file")
+    elif path.exists():
         try:
             raw = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as e:
             raise InvalidConfigError(f"Invalid config: {path} is not valid YAML: {e}") from e
         if not isinstance(raw, dict):
             raise InvalidConfigError(f"Invalid config: {path} must hold a mapping at the top level")
-    raw = _deep_merge(raw, _env_overrides(dict(os.environ if environ is None else environ)))
+    elif explicit:
+        problems.append(f"params file {path} not found")
+    raw = _deep_merge(raw, _env_overrides(dict(os.environ if environ is None else environ), problems))
     if overrides:
         raw = _deep_merge(raw, overrides)
     mode = raw.get("mode", "development")
     if mode in MODE_PRESETS:
         raw["deployment"] = _deep_merge(MODE_PRESETS[mode], raw.get("deployment") or {})
     try:
-        return Params.model_validate(raw)
+        params = Params.model_validate(raw)
     except ValidationError as e:
-        raise InvalidConfigError(_format_errors(e)) from None
+        problems.append(_format_errors(e).removeprefix("Invalid config: "))
+    if problems:
+        raise InvalidConfigError("Invalid config: " + "; ".join(problems))
+    return params
 
 
 def mode_params(mode: str) -> ModeParams:

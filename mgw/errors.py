@@ -34,3 +34,8 @@ class CorruptFileError(MgwError, IOError):
 
 class NotSupportedError(MgwError, NotImplementedError):
     """An operation that this backend's library cannot do."""
+
+
+class QueryParseError(MgwError):
+    """The query parser failed on its own bug (not on the user's text): raised, never hidden behind an unfiltered
+    query that would silently widen a filtered search."""

@@ -6,10 +6,13 @@ cache keys on it:
 
     {"text": str, "platforms": {"all": [], "any": [], "none": []}, "regions": [],
      "genres": {"all": [], "none": []}, "type": "movie"|"series"|None,
-     "year": {"min": int|None, "max": int|None} | None, "ratings": []}
+     "year": {"min": int|None, "max": int|None} | None, "ratings": [], "warnings": []}
 
 Rule-based on purpose: every rule is a regex over the original string; matched spans are removed from the
-text, anything not understood stays in `text`. It never raises on a string.
+text, anything not understood stays in `text`. No string is bad input: a query that contradicts itself (a
+platform both required and excluded, an empty year range, a genre both wanted and not) is parsed as written and
+the contradiction is listed in `warnings`. A bug in the parser itself raises `QueryParseError`; it is never
+hidden behind an unfiltered query, which would silently widen a filtered search.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import re
 from typing import Any
 
 from mgw.data.normalize import FAMILY_FRIENDLY, GENRES, PLATFORM_ALIASES
+from mgw.errors import DataError, QueryParseError
 
 # ---------------------------------------------------------------- vocabularies
 # Query-side genre words → canonical genres (mgw.data.normalize.GENRES). Longest phrases match first.
@@ -185,12 +189,30 @@ _YEAR_RULES = [
 # ---------------------------------------------------------------- result shape
 def empty_query(text: str = "") -> dict[str, Any]:
     return {"text": text, "platforms": {"all": [], "any": [], "none": []}, "regions": [],
-            "genres": {"all": [], "none": []}, "type": None, "year": None, "ratings": []}
+            "genres": {"all": [], "none": []}, "type": None, "year": None, "ratings": [], "warnings": []}
+
+
+def contradictions(q: dict[str, Any]) -> list[str]:
+    """What in a (raw or canonical) query cannot all hold at once."""
+    out = []
+    plats, genres, year = q.get("platforms") or {}, q.get("genres") or {}, q.get("year") or {}
+    p_none = set(plats.get("none") or [])
+    for p in sorted(set(plats.get("all") or []) & p_none):
+        out.append(f"platform {p} is both required and excluded: no title can match")
+    if plats.get("any") and set(plats["any"]) <= p_none:
+        out.append(f"every platform of any-of {sorted(set(plats['any']))} is excluded: no title can match")
+    for g in sorted(set(genres.get("all") or []) & set(genres.get("none") or [])):
+        out.append(f"genre {g} is both wanted and excluded: it is only excluded")
+    if year.get("min") is not None and year.get("max") is not None and year["min"] > year["max"]:
+        out.append(f"year range {year['min']}..{year['max']} is empty: no title can match")
+    return out
 
 
 def canonical(q: dict[str, Any]) -> dict[str, Any]:
-    """Sorted, de-duplicated lists; a lone `any` platform (or one already in `all`) folds into `all`."""
+    """Sorted, de-duplicated lists; a lone `any` platform (or one already in `all`) folds into `all`;
+    contradictions are added to `warnings` (idempotent: a canonical query is its own canonical form)."""
     out = empty_query(str(q.get("text") or ""))
+    out["warnings"] = sorted(set(q.get("warnings") or []) | set(contradictions(q)))
     plats = q.get("platforms") or {}
     p_all, p_any, p_none = (sorted(set(plats.get(k) or [])) for k in ("all", "any", "none"))
     if len(p_any) == 1 or set(p_any) & set(p_all):
@@ -210,8 +232,8 @@ def canonical(q: dict[str, Any]) -> dict[str, Any]:
 
 
 def filters_of(q: dict[str, Any]) -> dict[str, Any]:
-    """Everything but `text`: what the labelled set scores by exact match."""
-    return {k: v for k, v in canonical(q).items() if k != "text"}
+    """Everything but `text` and `warnings`: what the labelled set scores by exact match."""
+    return {k: v for k, v in canonical(q).items() if k not in ("text", "warnings")}
 
 
 # ---------------------------------------------------------------- parser
@@ -258,11 +280,14 @@ def _year_bounds(kind: str, m: re.Match) -> tuple[int | None, int | None]:
 
 
 def parse(text: Any) -> dict[str, Any]:
-    """Parse a query (module docstring). Never raises; non-strings are treated as their str()."""
+    """Parse a query (module docstring); non-strings are treated as their str(). Raises QueryParseError only
+    on a bug in the parser (the CLI exits 2), never on what the user typed."""
+    text = text if isinstance(text, str) else str(text)
     try:
-        return _parse(text if isinstance(text, str) else str(text))
-    except Exception:  # a parser bug must not take search down: fall back to pure semantic search
-        return canonical(empty_query(text if isinstance(text, str) else ""))
+        return _parse(text)
+    except Exception as e:
+        raise QueryParseError(f"query parser failed on {text[:200]!r}: {type(e).__name__}: {e} "
+                              f"(a parser bug; please report it with this query)") from e
 
 
 def _parse(text: str) -> dict[str, Any]:
@@ -382,7 +407,17 @@ def evaluate_labelled(path: str) -> dict[str, Any]:
     import json
     from pathlib import Path
 
-    rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    rows = []
+    for no, line in enumerate(Path(path).read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{path}, line {no}: not valid JSON ({e.msg} at column {e.colno})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("query"), str):
+            raise DataError(f"{path}, line {no}: expected an object with a string 'query', got {line[:80]!r}")
+        rows.append(row)
     fields = ("platforms", "regions", "genres", "type", "year", "ratings")
     exact, per_field, misses = 0, {f: 0 for f in fields}, []
     for row in rows:

@@ -135,7 +135,7 @@ def test_arbitrary_text_never_raises(text):
     q = parse(text)
     assert json.loads(json.dumps(q)) == q
     assert canonical(q) == q
-    assert set(q) == {"text", "platforms", "regions", "genres", "type", "year", "ratings"}
+    assert set(q) == {"text", "platforms", "regions", "genres", "type", "year", "ratings", "warnings"}
 
 
 @settings(max_examples=100, deadline=None)

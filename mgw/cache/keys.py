@@ -22,6 +22,7 @@ from mgw.config import PLATFORMS
 from mgw.errors import DataError, UnknownPlatformError
 
 FACETS = ("text", "platforms", "regions", "genres", "type", "year", "ratings")
+DERIVED = ("warnings",)  # parser output computed from the facets (contradictions): not part of the key
 EmbedFn = Callable[[list[str]], np.ndarray]
 
 
@@ -43,7 +44,7 @@ def canonical_facets(parsed: dict[str, Any]) -> dict[str, Any]:
     """The facets of a parsed query in one canonical form (sorted, de-duplicated, cased)."""
     if not isinstance(parsed, dict):
         raise DataError(f"parsed query must be a dict, got {type(parsed).__name__}")
-    unknown = set(parsed) - set(FACETS)
+    unknown = set(parsed) - set(FACETS) - set(DERIVED)
     if unknown:
         raise DataError(f"parsed query has unknown facets {sorted(unknown)} (known: {', '.join(FACETS)})")
     plat = parsed.get("platforms") or {}

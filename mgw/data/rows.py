@@ -9,6 +9,7 @@ duration is a season count (Hulu) becomes a series.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from mgw.data import normalize as nz
@@ -20,6 +21,15 @@ COLUMNS = ("show_id", "type", "title", "director", "cast", "country", "date_adde
 MIN_YEAR, MAX_YEAR = 1870, 2035
 
 
+@dataclass(frozen=True)
+class UnreadableRecord:
+    """A source record that could not be read into fields (bad encoding, unclosed quote, oversize field):
+    the reader says why and keeps the raw text, `normalize_record` turns it into a Rejection."""
+
+    reason: str
+    raw: str
+
+
 class RowStats:
     """Counters a connector keeps while normalizing: repairs and unmapped labels, for ingest metrics."""
 
@@ -28,9 +38,15 @@ class RowStats:
         self.unmapped_genres: Counter[str] = Counter()
 
 
-def normalize_record(platform: str, row: int, record: dict[str, Any], source: str = "",
+def normalize_record(platform: str, row: int, record: dict[str, Any] | UnreadableRecord, source: str = "",
                      stats: RowStats | None = None) -> ContentItem | Rejection:
     """Validate and normalize one record. `row` is the 1-based data row number (header excluded)."""
+    if isinstance(record, UnreadableRecord):
+        return Rejection(platform=platform, row=row, reason=record.reason, source=source,
+                         raw={"raw_text": record.raw})
+    if not isinstance(record, dict):
+        return Rejection(platform=platform, row=row, reason=f"not a record: {type(record).__name__}",
+                         source=source, raw={"raw_text": repr(record)[:10_000]})
     def reject(reason: str) -> Rejection:
         return Rejection(platform=platform, row=row, reason=reason, source=source,
                          raw={k: (v if v is None or isinstance(v, (str, int, float)) else str(v))

@@ -27,6 +27,7 @@ import numpy as np
 
 from mgw.errors import (CorruptFileError, DataError, DimensionError, DuplicateIdError, NotSupportedError,
                         UnknownIdError)
+from mgw.index.validation import as_float_array, check_k, check_query_params, id_list, query_ndim
 from mgw.reporting import sha256_file
 
 METRICS = ("cosine", "ip", "l2")
@@ -118,7 +119,7 @@ class BaseIndex:
     def _check_vectors(self, vectors: Any, what: str = "vectors") -> np.ndarray:
         """float32 C-contiguous [n, dim], finite, unit-norm for cosine. Finiteness is checked on the
         squared norms (NaN/inf anywhere makes them non-finite): one reduction, cheap on the query path."""
-        x = vectors if type(vectors) is np.ndarray and vectors.dtype == np.float32 else np.asarray(vectors, np.float32)
+        x = as_float_array(vectors, what, self.backend)
         if x.ndim == 1:
             x = x[None, :]
         if x.ndim != 2:
@@ -145,7 +146,7 @@ class BaseIndex:
         return (v * (1.0 / math.sqrt(sq)))[None, :] if self.metric == "cosine" else v[None, :]
 
     def _check_new_ids(self, ids: Any, n: int) -> list[str]:
-        ids = [str(i) for i in (ids.tolist() if isinstance(ids, np.ndarray) else list(ids))]
+        ids = id_list(ids, self.backend)
         if len(ids) != n:
             raise DataError(f"{self.backend}: got {n} vectors but {len(ids)} ids")
         if len(set(ids)) != len(ids):
@@ -158,7 +159,7 @@ class BaseIndex:
         return ids
 
     def _labels_of(self, ids: Iterable[Any]) -> np.ndarray:
-        ids = [str(i) for i in ids]
+        ids = id_list(ids, self.backend)
         missing = [i for i in ids if i not in self._label_of]
         if missing:
             raise UnknownIdError(f"{self.backend}: unknown id {missing[0]!r} ({len(missing)} unknown)")
@@ -224,7 +225,7 @@ class BaseIndex:
         if not self.supports["remove"]:
             raise NotSupportedError(f"{self.backend}: remove is not supported by this library/index type "
                                     f"({self.describe()})")
-        ids = [str(i) for i in ids]
+        ids = id_list(ids, self.backend)
         labels = self._labels_of(ids)
         if labels.size == 0:
             return
@@ -240,7 +241,7 @@ class BaseIndex:
             raise NotSupportedError(f"{self.backend}: update is not supported by this library/index type "
                                     f"({self.describe()})")
         x = self._check_vectors(vectors)
-        ids = [str(i) for i in ids]
+        ids = id_list(ids, self.backend)
         if len(ids) != x.shape[0]:
             raise DataError(f"{self.backend}: got {x.shape[0]} vectors but {len(ids)} ids")
         labels = self._labels_of(ids)
@@ -253,6 +254,7 @@ class BaseIndex:
         if unknown:
             raise DataError(f"{self.backend}: unknown query params {sorted(unknown)} "
                             f"(known: {', '.join(self.query_param_names + ('threads',))})")
+        kw = check_query_params(kw, self.backend)
         if "threads" in kw:
             self.threads = int(kw.pop("threads"))
         self.query_params.update(kw)
@@ -282,16 +284,14 @@ class BaseIndex:
         per call), or a `make_filter()` result. With a filter, fewer than k results come back only when
         fewer than k ids match: 1-D results are then shorter, 2-D rows are padded with id None and
         score NaN."""
-        single = np.ndim(queries) == 1
+        single = query_ndim(queries, self.backend) == 1
         q = self._fast_query(queries) if single else None
         if q is None:
             q = self._check_vectors(queries, "queries")
         n = len(self)
         if n == 0:
             raise DataError(f"{self.backend}: search on an empty index")
-        k = int(k)
-        if k <= 0 or k > n:
-            raise DataError(f"{self.backend}: k must be in 1..{n} (index size), got {k}")
+        k = check_k(k, n, self.backend)
         if filter is None:
             labels, raw = self._native_search(q, k)
             scores = self._to_score(raw)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import logging
 import math
@@ -25,21 +26,43 @@ import sqlite3
 import tempfile
 import threading
 import time
+import typing
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
+from pydantic import TypeAdapter, ValidationError
 
 from mgw.data.schema import ContentEntity, column_names
 from mgw.errors import CorruptFileError, DataError, DimensionError, DuplicateIdError, MgwError, NotSupportedError, \
     UnknownIdError
+from mgw.index.validation import as_int
 from mgw.store.backend import Backend
 from mgw.store.snapshots import Snapshot, SnapshotDir, resolve_inside
 
 log = logging.getLogger(__name__)
 FIELDS = column_names(ContentEntity)
+
+
+@functools.lru_cache(maxsize=1)
+def _field_types() -> dict[str, TypeAdapter]:
+    """A strict validator per ContentEntity field (from its annotation): the schema is defined once, there."""
+    return {name: TypeAdapter(hint) for name, hint in typing.get_type_hints(ContentEntity).items()}
+
+
+def check_doc_types(doc: dict[str, Any]) -> None:
+    """Every field present has its ContentEntity type (strict: no "1995" for a year, no str for a list)."""
+    problems = []
+    adapters = _field_types()
+    for name, value in doc.items():
+        try:
+            adapters[name].validate_python(value, strict=True)
+        except ValidationError as e:
+            problems.append(f"{name}={value!r:.60}: {e.errors()[0]['msg']}")
+    if problems:
+        raise DataError(f"{doc.get('entity_id')!r}: wrong field types: {'; '.join(problems)}")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS content (entity_id TEXT PRIMARY KEY, doc TEXT NOT NULL, embedding BLOB NOT NULL,
@@ -163,6 +186,7 @@ class Transaction:
                 raise DataError("every item needs a string entity_id")
             if not d.get("title"):
                 raise DataError(f"{d['entity_id']}: title is required")
+            check_doc_types(d)
             docs.append(d)
         ids = [d["entity_id"] for d in docs]
         dup = {i for i in ids if ids.count(i) > 1}
@@ -369,7 +393,7 @@ class ContentStore:
             raise DimensionError(f"store dimension is {self.dim}, got queries of shape {q.shape}")
         if not np.isfinite(q).all():
             raise DataError("queries contain NaN or inf")
-        if k <= 0:
+        if as_int(k, "k", "content store") <= 0:
             raise DataError(f"k must be positive, got {k}")
         return self._published.search(np.atleast_2d(q), k)
 
