@@ -27,7 +27,8 @@ import numpy as np
 
 from mgw.errors import (CorruptFileError, DataError, DimensionError, DuplicateIdError, NotSupportedError,
                         UnknownIdError)
-from mgw.index.validation import as_float_array, check_k, check_query_params, id_list, query_ndim
+from mgw.index.validation import (as_float_array, check_k, check_manifest_name, check_query_params, id_list,
+                                  query_ndim)
 from mgw.reporting import sha256_file
 
 METRICS = ("cosine", "ip", "l2")
@@ -419,7 +420,10 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
         backend = manifest["backend"]
     except (ValueError, KeyError, TypeError) as e:
         raise CorruptFileError(f"index manifest {mf} is unreadable: {e}") from e
+    if not isinstance(files, dict):
+        raise CorruptFileError(f"index manifest {mf}: 'files' must map file names to sha256")
     for name, digest in files.items():
+        check_manifest_name(name, mf)
         f = path / name
         if not f.exists():
             raise CorruptFileError(f"{backend}: index file {f} listed in the manifest is missing")

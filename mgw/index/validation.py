@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from mgw.errors import DataError
+from mgw.errors import CorruptFileError, DataError
 
 #: query params that must be positive ints; a value of -1 means "library default" where listed
 QUERY_PARAM_DEFAULT_SENTINEL = {"search_k": -1}
@@ -83,3 +83,14 @@ def query_ndim(queries: Any, backend: str) -> int:
     except ValueError as e:
         raise DataError(f"{backend}: queries must be a rectangular array of numbers "
                         f"({str(e).splitlines()[0]})") from None
+
+
+def check_manifest_name(name: Any, manifest: Any) -> str:
+    """A file listed in a saved index's manifest: a plain relative path inside the index directory (no `..`,
+    no absolute path), so a crafted manifest cannot make load or verify touch files elsewhere."""
+    from pathlib import PurePosixPath
+
+    p = PurePosixPath(name) if isinstance(name, str) else None
+    if p is None or not name or p.is_absolute() or ".." in p.parts or "\\" in name:
+        raise CorruptFileError(f"index manifest {manifest}: {name!r} is not a path inside the index directory")
+    return name

@@ -53,6 +53,14 @@ def next_version(parent: dict | None, config: dict, data_hash: str, params_hash:
 
 
 
+def read_json_file(path: Path, what: str):
+    """JSON from `path`, or CorruptFileError naming the file (never a bare JSONDecodeError)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CorruptFileError(f"{path} ({what}) is not readable JSON: {e}") from None
+
+
 class Registry:
     def __init__(self, root: str | Path):
         self.root = Path(root)
@@ -68,10 +76,13 @@ class Registry:
         path = self.root / "aliases.json"
         if not path.exists():
             return {"stacks": {}, "log": []}
-        try:
-            return json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise CorruptFileError(f"{path} is not valid JSON: {e}") from None
+        state = read_json_file(path, "the alias file")
+        stacks = state.get("stacks") if isinstance(state, dict) else None
+        if (not isinstance(stacks, dict) or not isinstance(state.get("log", []), list)
+                or not all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in stacks.values())):
+            raise CorruptFileError(f"{path}: expected {{'stacks': {{alias: [versions]}}, 'log': [...]}}")
+        state.setdefault("log", [])
+        return state
 
     def aliases(self) -> dict[str, str]:
         return {a: s[-1] for a, s in self._aliases()["stacks"].items() if s}
@@ -95,8 +106,12 @@ class Registry:
         sums_path = d / "checksums.json"
         if not sums_path.exists():
             raise CorruptFileError(f"{sums_path} is missing; version {version} is incomplete")
-        sums = json.loads(sums_path.read_text())
+        sums = read_json_file(sums_path, f"reranker {version} checksums")
+        if not isinstance(sums, dict) or not all(isinstance(v, str) for v in sums.values()):
+            raise CorruptFileError(f"{sums_path}: expected {{file name: sha256}}")
         for name, digest in sums.items():
+            if Path(name).name != name or name in ("", ".", ".."):
+                raise CorruptFileError(f"{sums_path}: {name!r} is not a file name in the version directory")
             p = d / name
             if not p.exists():
                 raise CorruptFileError(f"reranker {version}: file {name} is missing")

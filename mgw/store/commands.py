@@ -47,15 +47,15 @@ def _store_bench(args: argparse.Namespace) -> int:
 
 
 def _init_key(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from mgw.store.crypto import write_key_file
     from mgw.store.stores import key_path
 
-    path = args.path or key_path(load_params(args.params))
+    path = Path(args.path) if args.path else key_path(load_params(args.params))
     if path is None:
         raise ValueError("no key path: pass one or set store.key_file")
-    if path.exists() and not args.force:
-        raise FileExistsError(f"{path} exists (use --force to overwrite; data encrypted with it becomes unreadable)")
-    print(write_key_file(path))
+    print(write_key_file(path, overwrite=args.force))
     return 0
 
 
@@ -73,7 +73,7 @@ def _rotate_key(args: argparse.Namespace) -> int:
     stores.close()
     if args.install:
         kp = key_path(params)
-        write_key_file(kp, new_key)
+        write_key_file(kp, new_key, overwrite=True)
         Path(args.new_key_file).unlink(missing_ok=True)
         res["installed"] = str(kp)
     _print(res)
@@ -110,8 +110,9 @@ def _snap_list(args: argparse.Namespace) -> int:
 
 
 def _snap_restore(args: argparse.Namespace) -> int:
-    with _content(args) as store:
-        _print(store.restore(args.name))
+    from mgw.store.stores import restore_content
+
+    _print(restore_content(load_params(args.params), args.name))
     return 0
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
+import os
 import json
 import logging
 import math
@@ -38,7 +39,7 @@ from pydantic import TypeAdapter, ValidationError
 from mgw.data.schema import ContentEntity, column_names
 from mgw.errors import CorruptFileError, DataError, DimensionError, DuplicateIdError, MgwError, NotSupportedError, \
     UnknownIdError
-from mgw.index.validation import as_int
+from mgw.index.validation import as_int, check_manifest_name
 from mgw.store.backend import Backend
 from mgw.store.snapshots import Snapshot, SnapshotDir, resolve_inside
 
@@ -76,6 +77,27 @@ CREATE TABLE IF NOT EXISTS index_files (name TEXT PRIMARY KEY, data BLOB NOT NUL
 
 class StoreLockedError(MgwError):
     """Another process holds this store's writer lock."""
+
+
+class CorruptStoreError(CorruptFileError):
+    """content.db cannot be read as the store's database (truncated, overwritten); see `set_aside_database`."""
+
+
+DB_FILES = ("content.db", "content.db-wal", "content.db-shm")
+
+
+def set_aside_database(root: str | Path) -> Path:
+    """Move a broken content.db (and its WAL files) into `root/corrupt-<ISO>/`, so that a fresh store can be
+    restored from a snapshot; nothing is deleted (the files stay for inspection)."""
+    from mgw.store.snapshots import iso_now
+
+    root = Path(root)
+    dest = root / f"corrupt-{iso_now()}"
+    dest.mkdir(parents=True)
+    for name in DB_FILES:
+        if (root / name).exists():
+            os.replace(root / name, dest / name)
+    return dest
 
 
 def connect(path: Path | str, readonly: bool = False) -> sqlite3.Connection:
@@ -257,12 +279,20 @@ class ContentStore:
             except BlockingIOError:
                 self._lockfile.close()
                 raise StoreLockedError(f"another process is writing to {self.root}") from None
-        self.conn = connect(self.db_path, readonly=readonly)
-        if not readonly:
-            self.conn.executescript(SCHEMA)
-            self._init_meta()
         self.recovery: dict[str, Any] = {}
-        self._published: IndexVersion = self._recover()
+        try:
+            if self.db_path.exists() and self.db_path.stat().st_size == 0 and self.snapshots.candidates():
+                raise sqlite3.DatabaseError("the file is empty but snapshots exist (truncated?)")
+            self.conn = connect(self.db_path, readonly=readonly)
+            if not readonly:
+                self.conn.executescript(SCHEMA)
+                self._init_meta()
+            self._published: IndexVersion = self._recover()
+        except sqlite3.DatabaseError as e:
+            self.close()
+            raise CorruptStoreError(f"{self.db_path} is not a readable store database ({e}); "
+                                    f"`mgw snapshot restore` sets it aside and restores the newest valid snapshot") \
+                from None
 
     # ------------------------------------------------------------------ meta
     def _init_meta(self) -> None:
@@ -481,7 +511,7 @@ class ContentStore:
             return IndexVersion(snap.watermark, None, frozenset(), snap.watermark, (), np.zeros((0, self.dim), np.float32))
         with tempfile.TemporaryDirectory() as d:
             for name, data in files:
-                p = Path(d) / name
+                p = Path(d) / check_manifest_name(name, snap.name)
                 p.parent.mkdir(parents=True, exist_ok=True)
                 p.write_bytes(data)
             index = self.backend.loader(Path(d) / "index")
@@ -581,7 +611,7 @@ class ContentStore:
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
         with contextlib.suppress(Exception):
-            self.conn.close()
+            self.conn.close()  # AttributeError when the database never opened
         if self._lockfile:
             self._lockfile.close()
             self._lockfile = None

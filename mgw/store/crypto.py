@@ -30,12 +30,25 @@ class MissingKeyError(MgwError):
     """No key file and no key in the environment."""
 
 
+class KeyFileError(MgwError):
+    """A key file path that cannot hold a key (a directory), or one that already holds a key."""
+
+
 def new_key() -> bytes:
     return secrets.token_bytes(32)
 
 
-def write_key_file(path: str | Path, key: bytes | None = None) -> Path:
+def write_key_file(path: str | Path, key: bytes | None = None, overwrite: bool = False) -> Path:
+    """Write a key (new random by default) with mode 0600. An existing key is never replaced unless `overwrite`:
+    data encrypted with it would become unreadable."""
     path = Path(path)
+    if path.is_dir():
+        raise KeyFileError(f"{path} is a directory; give the path of a key file (e.g. {path / 'user.key'})")
+    if path.exists() and not overwrite:
+        raise KeyFileError(f"{path} already holds a key; data encrypted with it becomes unreadable if it is replaced "
+                           f"(use --force to overwrite anyway, or `mgw store rotate-key` to re-encrypt)")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise KeyFileError(f"{path.parent} is a file, not a directory")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -55,8 +68,14 @@ def _parse(text: str, where: str) -> bytes:
 
 def load_key(key_file: str | Path | None = None, env: str = DEFAULT_ENV) -> bytes:
     """The key from `key_file` if given and present, else from `$env`."""
+    if key_file and Path(key_file).is_dir():
+        raise KeyFileError(f"key file {key_file} is a directory (store.key_file must name a file)")
     if key_file and Path(key_file).exists():
-        return _parse(Path(key_file).read_text(), str(key_file))
+        try:
+            text = Path(key_file).read_text()
+        except (OSError, UnicodeDecodeError) as e:
+            raise KeyFileError(f"key file {key_file} cannot be read: {e}") from None
+        return _parse(text, str(key_file))
     if os.environ.get(env):
         return _parse(os.environ[env], f"${env}")
     raise MissingKeyError(f"no encryption key: create one with `mgw store init-key` (writes {key_file or 'a key file'}) "

@@ -5,12 +5,17 @@ meta (count, sha256, params, watermark) is written the same way. A snapshot coun
 exist and the checksum matches, so a crash at any point leaves either a valid snapshot or none;
 a corrupt or truncated one is skipped with a warning, never loaded. Retention: keep the newest
 `max_snapshots` valid ones and drop those older than `max_age_s` (the newest valid one always stays).
+Prune deletes an invalid snapshot only when its `.rvdb` itself is broken (fails SQLite's integrity check:
+truncated, overwritten). A sound `.rvdb` whose meta is missing, damaged or disagrees with it is *unverified*:
+never loaded, never counted as a recovery point, and never deleted automatically (`mgw snapshot list` shows it),
+because the file may be the only copy of that state.
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
+import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -71,6 +76,18 @@ def meta_path(path: Path) -> Path:
     return path.with_name(path.name[: -len(EXT)] + ".meta.json")
 
 
+def is_sound_sqlite(path: Path) -> bool:
+    """The file opens read-only as SQLite and passes `PRAGMA integrity_check` (structure, not content)."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+        try:
+            return conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+
+
 class SnapshotDir:
     """The snapshots of one kind (`prefix` = content | users) in one directory."""
 
@@ -113,6 +130,10 @@ class SnapshotDir:
             fields = edit(tmp)
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
+            if not snap.meta:  # unverified: edit the file only, its meta stays as damaged as it was
+                os.replace(tmp, snap.path)
+                fsync_dir(self.dir)
+                return snap
             meta = {**snap.meta, **fields, "bytes": tmp.stat().st_size, "sha256": sha256_file(tmp),
                     "rewritten": iso_now()}
             # meta first with the new checksum would invalidate the old file; file first does the same.
@@ -138,6 +159,8 @@ class SnapshotDir:
             meta = json.loads(mp.read_text())
         except (OSError, ValueError) as e:
             raise CorruptFileError(f"{path.name}: meta missing or unreadable ({e})") from e
+        if not isinstance(meta, dict) or not isinstance(meta.get("created_unix"), (int, float)):
+            raise CorruptFileError(f"{path.name}: meta {mp.name} is not a snapshot meta object")
         try:
             size = path.stat().st_size
         except OSError as e:
@@ -159,6 +182,17 @@ class SnapshotDir:
                     log.warning("skipping snapshot: %s", e)
         return sorted(out, key=lambda s: (s.created, s.name), reverse=True)
 
+    def unverified(self) -> list[Snapshot]:
+        """Invalid snapshots whose `.rvdb` is still a sound database (kept by prune; meta = {})."""
+        out = []
+        for p in self.candidates():
+            try:
+                self.validate(p)
+            except CorruptFileError:
+                if is_sound_sqlite(p):
+                    out.append(Snapshot(p, {}))
+        return out
+
     def listing(self) -> list[dict[str, Any]]:
         rows = []
         for p in self.candidates():
@@ -167,7 +201,8 @@ class SnapshotDir:
                 rows.append({"name": s.name, "valid": True, "created": s.meta["created"], "count": s.meta.get("count"),
                              "watermark": s.watermark, "bytes": s.meta["bytes"]})
             except CorruptFileError as e:
-                rows.append({"name": p.name, "valid": False, "error": str(e)})
+                rows.append({"name": p.name, "valid": False, "error": str(e),
+                             "file": "sound (kept, unverified)" if is_sound_sqlite(p) else "broken (pruned)"})
         return rows
 
     def find(self, name: str) -> Snapshot:
@@ -178,15 +213,21 @@ class SnapshotDir:
 
     # ------------------------------------------------------------------ retention
     def prune(self, max_snapshots: int, max_age_s: float, now: float | None = None) -> list[str]:
-        """Apply retention; also remove invalid snapshots and leftover temp files. Returns removed names."""
+        """Apply retention; also remove broken snapshots and leftover temp files. Returns removed names.
+        Unverified snapshots (sound file, bad meta) are kept and logged, never removed here."""
         now = time.time() if now is None else now
         removed: list[str] = []
         valid = self.valid(warn=False)
         keep = {s.path for s in valid[:max_snapshots] if now - s.created <= max_age_s}
         if valid:
             keep.add(valid[0].path)  # never leave the store without a recovery point
+        valid_paths = {s.path for s in valid}
         for p in self.candidates():
             if p not in keep:
+                if p not in valid_paths and is_sound_sqlite(p):
+                    log.warning("keeping unverified snapshot %s: its meta does not confirm it, but the file is a "
+                                "sound database (inspect it; it is never loaded while unverified)", p.name)
+                    continue
                 p.unlink(missing_ok=True)
                 meta_path(p).unlink(missing_ok=True)
                 removed.append(p.name)

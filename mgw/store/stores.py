@@ -42,6 +42,22 @@ def content_store(params: Params, root: Path | None = None, backend: Any = None,
                         compact_min=s.compact_min, compact_ratio=s.compact_ratio, **build, **kw)
 
 
+def restore_content(params: Params, name: str | None = None) -> dict[str, Any]:
+    """`mgw snapshot restore`: make the content store equal to a snapshot (newest valid by default). A content.db
+    that cannot be opened is first set aside (moved, not deleted) and the snapshot restored into a fresh store."""
+    from mgw.store.content import CorruptStoreError, set_aside_database
+
+    root = store_root(params) / "content"
+    out: dict[str, Any] = {}
+    try:
+        store = content_store(params)
+    except CorruptStoreError as e:
+        out = {"set_aside": str(set_aside_database(root)), "because": str(e)}
+        store = content_store(params)
+    with store:
+        return {**store.restore(name), **out}
+
+
 def index_build_params(params: Params, backend: Any) -> dict[str, Any]:
     """Build params from `index:` for an `mgw.index` backend name; none for a Backend object or "module:fn"."""
     if not isinstance(backend, str) or ":" in backend:

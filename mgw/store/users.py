@@ -253,12 +253,8 @@ class UserStore:
             self.conn.execute("COMMIT")
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         rewritten = 0
-        for snap in self.snapshots.valid():
-            c = sqlite3.connect(f"file:{snap.path}?mode=ro&immutable=1", uri=True)
-            hit = c.execute("SELECT (SELECT COUNT(*) FROM profiles WHERE uid=?) + "
-                            "(SELECT COUNT(*) FROM history WHERE uid=?)", (uid, uid)).fetchone()[0]
-            c.close()
-            if hit:
+        for snap in self.snapshots.valid() + self.snapshots.unverified():  # unverified: file edited, meta as is
+            if snapshot_rows(snap.path, uid):
                 self.snapshots.rewrite(snap, lambda tmp: _delete_uid(tmp, uid))
                 rewritten += 1
         self._changed(user_id)
@@ -295,6 +291,16 @@ def _reencrypt_file(path: Path, old: Cipher, new: Cipher) -> dict[str, Any]:
     conn.execute("VACUUM")
     conn.close()
     return {"key_id": new.key_id.hex()}
+
+
+def snapshot_rows(path: Path, uid: str) -> int:
+    """Profile + history rows of `uid` in a user snapshot file."""
+    c = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+    try:
+        return c.execute("SELECT (SELECT COUNT(*) FROM profiles WHERE uid=?) + "
+                         "(SELECT COUNT(*) FROM history WHERE uid=?)", (uid, uid)).fetchone()[0]
+    finally:
+        c.close()
 
 
 def _delete_uid(path: Path, uid: str) -> dict[str, Any]:
