@@ -61,7 +61,12 @@ def test_privacy_forget_cli(env, capsys):
     assert rc == 0 and json.loads(out)["users"].startswith("users-")
     rc, out = run(capsys, "snapshot", "prune", "--users")
     assert rc == 0 and json.loads(out)["users_removed"] == []
-    rc, out = run(capsys, "privacy", "forget", "frank")
+    rc, out = run(capsys, "privacy", "forget", "frank", "--root", str(env))
     res = json.loads(out)
-    assert rc == 0 and res["profiles"] == 1 and res["querylog_rows"] == 1 and res["snapshots_rewritten"] == 1
+    holders = res["holders"]
+    assert rc == 0 and res["clean"] and res["exact_id_scan"]["hits"] == []
+    assert holders["user store (profiles, history, user snapshots)"]["removed"] == 2  # profile + 1 snapshot
+    assert holders["query log (all tiers)"]["removed"] == 1
     assert not any(res["remaining"].values())
+    receipt = json.loads(open(res["receipt_file"]).read())
+    assert receipt["clean"] and "frank" not in open(res["receipt_file"]).read()

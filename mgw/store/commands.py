@@ -128,20 +128,24 @@ def _snap_prune(args: argparse.Namespace) -> int:
 
 
 def _forget(args: argparse.Namespace) -> int:
-    from mgw.store.stores import FORGETTERS, Stores
+    from pathlib import Path
+
+    from mgw.store.forget import forget_everywhere, open_context
+    from mgw.store.holders import CallbackHolder
 
     params = load_params(args.params)
-    forgetters = list(FORGETTERS)
+    extra = []
     if params.cache.L2.url:  # a shared Redis L2 outlives this process: purge the user's entries there too
         from mgw.cache.tiered import build_cache
 
-        forgetters.append(build_cache(params.cache, l3=lambda request: None).forget_user)
-    stores = Stores.open(params, forgetters=forgetters)
-    res = stores.forget(args.user)
-    res["remaining"] = stores.find_user(args.user)
-    stores.close()
-    _print(res)
-    return 0 if not any(res["remaining"].values()) else 1
+        extra.append(CallbackHolder("cache L2 (redis)", build_cache(params.cache, l3=lambda request: None).forget_user))
+    ctx = open_context(params, Path(args.root) if args.root else None)
+    try:
+        run = forget_everywhere(ctx, args.user, extra)
+    finally:
+        ctx.stores.close()
+    _print({**run.receipt, "receipt_file": str(run.path), "remaining": run.details})
+    return 0 if run.clean else 1
 
 
 def _tier(args: argparse.Namespace) -> int:
@@ -197,6 +201,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("privacy", help="right to be forgotten")
     ss = p.add_subparsers(dest="privacy_command", metavar="ACTION", required=True)
-    a = ss.add_parser("forget", help="remove a user from every store, snapshot, log and cache; verifies afterwards")
+    a = ss.add_parser("forget", help="remove a user from every store, snapshot, log, cache, model version and per-user "
+                                     "report; verifies by exact id and writes a deletion receipt")
     a.add_argument("user")
+    a.add_argument("--root", default=None,
+                   help="folder whose data/, models/ and reports/ are cleaned and scanned (default: the repo)")
     a.set_defaults(func=_forget)

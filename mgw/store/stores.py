@@ -1,7 +1,6 @@
 """All stores of one root opened together from params, and the right to be forgotten across them."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -9,6 +8,7 @@ from typing import Any, Callable
 from mgw.config import ROOT, Params
 from mgw.store.content import ContentStore
 from mgw.store.crypto import Cipher, load_key
+from mgw.store.exact_scan import scan_tree
 from mgw.store.metrics_archive import MetricsArchive
 from mgw.store.querylog import QueryLog
 from mgw.store.users import UserStore
@@ -101,7 +101,8 @@ class Stores:
         return report
 
     def find_user(self, user_id: str) -> dict[str, int]:
-        """Every trace of `user_id` in every store, through the APIs and in the raw bytes of every file."""
+        """Every trace of `user_id` in every store, through the APIs and as an exact id token in every file
+        (`exact_scan`). `mgw privacy forget` goes further: `forget.forget_everywhere`."""
         found = {"profile": 0, "history": len(self.users.history(user_id)), "snapshot_rows": 0, "querylog_rows": 0,
                  "raw_files": 0}
         try:
@@ -120,11 +121,7 @@ class Stores:
         df = self.querylog.rows()
         if len(df):
             found["querylog_rows"] = int(df["user"].isin({user_id, self.users.pseudonym(user_id)}).sum())
-        needles = [user_id.encode(), uid.encode()]
-        for dirpath, _, files in os.walk(self.root):
-            for f in files:
-                data = (Path(dirpath) / f).read_bytes()
-                found["raw_files"] += any(n in data for n in needles)
+        found["raw_files"] = len(scan_tree([self.root], [user_id, uid]).hits)  # exact ids: ml:1 is not ml:10
         return found
 
     def close(self) -> None:
