@@ -6,10 +6,21 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from mgw.config import data_dir
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# Hypothesis budgets. Suites without their own max_examples (the bad-input fuzzers) take it from the profile:
+# "ci" (CI=true) and "dev" (default) are bounded so the test command stays fast; "long" is the local soak run:
+#   HYPOTHESIS_PROFILE=long .venv/bin/python -m pytest tests/test_fuzz_ingest.py tests/test_fuzz_index.py
+# "ci" is derandomized so a CI failure reproduces; the others explore new examples on every run.
+_FUZZ = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("ci", max_examples=100, derandomize=True, **_FUZZ)
+settings.register_profile("dev", max_examples=100, **_FUZZ)
+settings.register_profile("long", max_examples=5000, **_FUZZ)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if IN_CI else "dev"))
 
 
 @pytest.fixture(scope="session")

@@ -91,8 +91,10 @@ def raw_sources(params: Params) -> Iterator[SourceRecords]:
     if params.data.source == "simulated":
         from mgw.data.connectors.simulated import simulated_catalog
 
-        for platform, recs in simulated_catalog(params).items():
+        catalog = simulated_catalog(params)
+        for platform in PLATFORMS:
             if params.connectors[platform].enabled:
+                recs = catalog.get(platform, [])
                 yield SourceRecords(platform, f"simulated:{platform}", iter(enumerate(recs, start=1)),
                                     lambda n=len(recs): {"records_in_file": n, "records_read": n})
         return

@@ -280,6 +280,7 @@ class ContentStore:
                 self._lockfile.close()
                 raise StoreLockedError(f"another process is writing to {self.root}") from None
         self.recovery: dict[str, Any] = {}
+        existed = {n for n in DB_FILES if (self.root / n).exists()}
         try:
             if self.db_path.exists() and self.db_path.stat().st_size == 0 and self.snapshots.candidates():
                 raise sqlite3.DatabaseError("the file is empty but snapshots exist (truncated?)")
@@ -290,6 +291,10 @@ class ContentStore:
             self._published: IndexVersion = self._recover()
         except sqlite3.DatabaseError as e:
             self.close()
+            for n in set(DB_FILES) - existed:  # leave the folder as it was: drop the empty WAL files just created
+                f = self.root / n
+                if f.exists() and f.stat().st_size == 0:
+                    f.unlink()
             raise CorruptStoreError(f"{self.db_path} is not a readable store database ({e}); "
                                     f"`mgw snapshot restore` sets it aside and restores the newest valid snapshot") \
                 from None

@@ -119,6 +119,19 @@ def _decode(data: bytes, first_line: int) -> str:
         raise DataError(f"not UTF-8: byte 0x{data[e.start]:02x} at line {line}, column {col}") from None
 
 
+def _csv_rows(text: str) -> list[list[str]]:
+    """csv rows of one record; the csv module's own field limit is lifted for the rare record larger than it, so
+    that `MAX_FIELD_CHARS` is the one limit and the reason names the field."""
+    limit = csv.field_size_limit()
+    if len(text) <= limit:
+        return list(csv.reader(io.StringIO(text, newline="")))
+    csv.field_size_limit(len(text) + 1)
+    try:
+        return list(csv.reader(io.StringIO(text, newline="")))
+    finally:
+        csv.field_size_limit(limit)
+
+
 class CsvFile:
     """One CSV source (bytes) → (row, record) pairs; `accounting` says how every line was used."""
 
@@ -161,7 +174,7 @@ class CsvFile:
             return UnreadableRecord(rec.problem, text)
         try:
             text = _decode(rec.data, rec.line)
-            rows = list(csv.reader(io.StringIO(text, newline="")))
+            rows = _csv_rows(text)
         except DataError as e:
             return UnreadableRecord(str(e), text)
         except csv.Error as e:
