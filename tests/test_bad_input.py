@@ -351,7 +351,7 @@ def test_snapshot_with_parent_path_in_index_files_is_skipped(tmp_path):
     _store_with_snapshots(root, 1)
     snap = next((root / "snapshots").glob("*.rvdb"))
     c = sqlite3.connect(snap)
-    c.execute("UPDATE index_files SET name='../../../evil' WHERE name='index/manifest.json'")
+    c.execute("UPDATE index_files SET name=? WHERE name='index/ids.json'", (str(tmp_path / "evil"),))
     c.commit()
     c.close()
     meta = json.loads(meta_path(snap).read_text())  # a valid checksum over the crafted content
