@@ -19,7 +19,7 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 _FUZZ = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.register_profile("ci", max_examples=100, derandomize=True, **_FUZZ)
 settings.register_profile("dev", max_examples=100, **_FUZZ)
-settings.register_profile("long", max_examples=5000, **_FUZZ)
+settings.register_profile("long", max_examples=2000, **_FUZZ)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if IN_CI else "dev"))
 
 

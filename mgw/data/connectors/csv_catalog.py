@@ -145,13 +145,15 @@ class CsvFile:
                             f"{', '.join(columns)}")
         if data.startswith((b"\xff\xfe", b"\xfe\xff")):
             raise DataError(f"{source}: UTF-16 text (byte order mark); save the file as UTF-8")
+        lead = next(i for i, line in enumerate(lines) if line.strip())  # blank lines before the header
         try:
-            header_text = _decode(lines[0], 1)
+            header_text = _decode(lines[lead], lead + 1)
         except DataError as e:
             raise DataError(f"{source}: header: {e}") from None
         self.header = next(csv.reader(io.StringIO(header_text, newline="")), [])
         self._check_header(columns)
-        self.records, self.blank_lines = split_records(lines[1:], len(self.header))
+        self.records, blank = split_records(lines[lead + 1:], len(self.header), first_line=lead + 2)
+        self.blank_lines = lead + blank
         self.lines = len(lines)
         self.read = 0
 
