@@ -141,6 +141,11 @@ def test_cli_forget_exits_1_and_names_the_file_when_a_trace_remains(repo, monkey
     assert rc == 1 and not out["clean"]
     assert out["exact_id_scan"]["hits"] == [f"{root / 'reports' / 'notes.txt'} (raw bytes)"]
     (root / "reports" / "notes.txt").unlink()
+    (root / "reports" / f"{USER}.txt").write_text("x")  # a file named after the user is a trace too
+    assert main(["privacy", "forget", USER, "--root", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert f"{root / 'reports'}/<user>.txt (file name)" in out and f"/{USER}.txt" not in out
+    (root / "reports" / f"{USER}.txt").unlink()
     assert main(["privacy", "forget", USER, "--root", str(root)]) == 0
 
 

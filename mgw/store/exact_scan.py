@@ -23,12 +23,13 @@ _ID = rb"\w:@.\-"  # characters that continue an id token (a trailing '.' does n
 ENCRYPTED_MAGIC = b"MGW1"
 
 
-def token_pattern(needles: Iterable[str]) -> re.Pattern[bytes]:
-    """One regex that matches any needle as a whole id token."""
+def token_pattern(needles: Iterable[str], dot_continues: bool = True) -> re.Pattern[bytes]:
+    """One regex that matches any needle as a whole id token. With `dot_continues`, "ml:1.5" is another token; without
+    it (for redaction), "ml:1.txt" is "ml:1" followed by an extension."""
     alts = b"|".join(re.escape(n.encode()) for n in sorted(set(needles), key=len, reverse=True) if n)
     if not alts:
         raise ValueError("no ids to look for")
-    return re.compile(rb"(?<![" + _ID + rb"])(?:" + alts + rb")(?![\w:@\-])(?!\.\w)")
+    return re.compile(rb"(?<![" + _ID + rb"])(?:" + alts + rb")(?![\w:@\-])" + (rb"(?!\.\w)" if dot_continues else b""))
 
 
 def _strings(obj: Any) -> Iterator[str]:
@@ -81,7 +82,7 @@ READERS = {".json": _json_strings, ".jsonl": _jsonl_strings, ".csv": _csv_string
 
 @dataclass
 class ScanResult:
-    hits: list[str] = field(default_factory=list)  # "path" or "path (raw bytes)"
+    hits: list[str] = field(default_factory=list)  # "path", "path (raw bytes)" or "path (file name)"
     files: int = 0
     opaque: list[str] = field(default_factory=list)  # mgw-encrypted files (checked by their holder)
     unreadable: list[str] = field(default_factory=list)  # structured files that did not parse: raw-scanned
@@ -99,6 +100,9 @@ def _raw_hit(path: Path, pattern: re.Pattern[bytes]) -> bool:
 
 def scan_file(path: Path, pattern: re.Pattern[bytes], result: ScanResult) -> None:
     result.files += 1
+    if any(pattern.search(n.encode("utf-8", errors="surrogateescape")) for n in (str(path), path.stem)):
+        result.hits.append(f"{path} (file name)")
+        return
     with open(path, "rb") as f:
         head = f.read(4)
     if head == ENCRYPTED_MAGIC:
@@ -135,6 +139,12 @@ def scan_tree(roots: Iterable[str | Path], needles: Iterable[str]) -> ScanResult
                 seen.add(real)
                 scan_file(p, pattern, result)
     return result
+
+
+def redact(text: str, needles: Iterable[str], mask: str = "<user>") -> str:
+    """`text` with every exact-id occurrence of the needles replaced (for receipts that list where a hit was)."""
+    raw = text.encode("utf-8", errors="surrogateescape")
+    return token_pattern(needles, dot_continues=False).sub(mask.encode(), raw).decode("utf-8", errors="surrogateescape")
 
 
 def text_has_id(text: str, needles: Iterable[str]) -> bool:

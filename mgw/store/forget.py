@@ -27,8 +27,8 @@ from typing import Any, Callable, Iterable, Protocol, runtime_checkable
 from mgw.config import ROOT, Params
 from mgw.errors import MgwError
 from mgw.reporting import write_json_atomic
-from mgw.store.exact_scan import scan_tree
-from mgw.store.stores import Stores, store_root
+from mgw.store.exact_scan import redact, scan_tree
+from mgw.store.stores import Stores
 
 log = logging.getLogger(__name__)
 
@@ -133,12 +133,13 @@ def forget_everywhere(ctx: ForgetContext, user: str, extra: Iterable[UserDataHol
                         "remaining": len(e.get("remaining") or []), **({"error": e["error"]} if "error" in e else {})}
                     for n, e in per.items()},
         "exact_id_scan": {"roots": [str(r) for r in ctx.scan_roots()], "needles": "user id and its store pseudonym",
-                          **scan.to_dict()},
+                          **scan.to_dict(), "hits": [redact(h, needles) for h in scan.hits]},
     }
     path = ctx.stores.root / "privacy" / "receipts" / f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(started))}-" \
                                                       f"{subject[2:14]}.json"
     write_json_atomic(path, receipt)
-    return ForgetRun(receipt, path, clean, {n: e.get("remaining", []) for n, e in per.items()})
+    return ForgetRun(receipt, path, clean, {n: [redact(x, needles) for x in e.get("remaining", [])]
+                                            for n, e in per.items()})
 
 
 def _iso(t: float) -> str:
@@ -150,5 +151,4 @@ def open_context(params: Params, repo_root: Path | None = None, **stores_kw: Any
     return ForgetContext(params, Stores.open(params, **stores_kw), Path(repo_root or ROOT))
 
 
-__all__ = ["UserDataHolder", "ForgetContext", "HOLDERS", "register_holder", "forget_everywhere", "open_context",
-           "store_root"]
+__all__ = ["UserDataHolder", "ForgetContext", "HOLDERS", "register_holder", "forget_everywhere", "open_context"]

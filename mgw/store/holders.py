@@ -261,7 +261,7 @@ class UserTableFiles:
         return n
 
     def _csv(self, path: Path, user: str, write: bool) -> int:
-        with open(path, newline="", encoding="utf-8") as f:
+        with open(path, newline="", encoding="utf-8", errors="surrogateescape") as f:  # bytes kept as they are
             rows = list(csv.reader(f))
         if not rows or (col := self._column(rows[0])) is None:
             return 0
@@ -271,11 +271,11 @@ class UserTableFiles:
         if n and write:
             out = io.StringIO()
             csv.writer(out, lineterminator="\n").writerows(keep)
-            _replace_bytes(path, out.getvalue().encode("utf-8"))
+            _replace_bytes(path, out.getvalue().encode("utf-8", errors="surrogateescape"))
         return n
 
     def _jsonl(self, path: Path, user: str, write: bool) -> int:
-        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        lines = path.read_text(encoding="utf-8", errors="surrogateescape").splitlines(keepends=True)
         keep = []
         for line in lines:
             try:
@@ -287,7 +287,7 @@ class UserTableFiles:
             keep.append(line)
         n = len(lines) - len(keep)
         if n and write:
-            _replace_bytes(path, "".join(keep).encode("utf-8"))
+            _replace_bytes(path, "".join(keep).encode("utf-8", errors="surrogateescape"))
         return n
 
 
