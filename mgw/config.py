@@ -87,10 +87,20 @@ class BufferParams(Section):
 
 
 class ResolveParams(Section):
-    title_threshold: float = Field(95.0, ge=0, le=100)
-    year_tolerance: int = Field(1, ge=0, le=5)
-    people_threshold: float = Field(0.0, ge=0, le=1)  # required cast/director overlap when both known
-    eval_pairs: int = Field(600, ge=10)  # size of the labelled evaluation sample
+    engine: Literal["mgw", "splink"] = "mgw"  # which engine's entities the stage writes
+    compare_engines: bool = True  # also run the other engine on the same pairs, for the side-by-side report
+    block_tokens: int = Field(2, ge=1, le=5)  # rarest title-key tokens a listing blocks on
+    block_max_token_share: float = Field(0.005, gt=0, le=1)  # tokens in more of the catalog do not block
+    labels: str = "tests/data/resolve_pairs.csv"  # hand-checked pairs: train split fits, gold split evaluates
+    C: float = Field(1.0, gt=0)  # inverse L2 strength of mgw's logistic evidence model
+    train_negatives: int = Field(4, ge=1)  # simulated training: negatives sampled per true pair
+    cannot_link: float = Field(0.05, ge=0, le=1)  # groups with a cross pair below this never join
+    splink_u_pairs: float = Field(1e6, ge=1e4)  # random pairs for splink's u estimation
+    splink_m: Literal["em", "labels"] = "em"  # splink's m: expectation maximisation, or the training matches
+    bootstrap: int = Field(1000, ge=0)  # resamples for the 95 % CIs
+    eval_pairs: int = Field(600, ge=10)  # size of the silver-labelled evaluation sample
+    title_threshold: float = Field(95.0, ge=0, le=100)  # MovieLens → catalog title linking (mgw.data.interactions)
+    year_tolerance: int = Field(1, ge=0, le=5)  # MovieLens → catalog linking: release years within this
 
 
 class EmbedParams(Section):

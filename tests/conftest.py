@@ -43,10 +43,11 @@ def _pin_threads(monkeypatch):
 
 @pytest.fixture(scope="session")
 def real_resolution(real_data_dir):
-    """(items, Resolution) of the real catalogs through mgw's own ingest and resolver, built once per session."""
+    """(items, Resolution) of the real catalogs through mgw's own ingest and resolver (default engine, fitted on
+    the train split of the hand-checked pairs), built once per session."""
     from mgw.config import load_params
     from mgw.data import ingest, resolve
 
     params = load_params(overrides={"data": {"source": "real", "dir": str(real_data_dir)}}, environ={})
     items = ingest.ingest(params, show_progress=False).items_frame()
-    return items, resolve.resolve(items, params.resolve)
+    return items, resolve.resolve(items, params)

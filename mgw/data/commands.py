@@ -21,9 +21,24 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _resolve(args: argparse.Namespace) -> int:
-    m = stages.run_resolve(_params(args), Path(args.interim), Path(args.processed), Path(args.metrics))
-    print(json.dumps({k: m[k] for k in ("listings", "entities", "exact_merges", "fuzzy_merges")}
-                     | {"evaluation": {k: m["evaluation"].get(k) for k in ("precision", "recall", "f1")}}))
+    overrides = {"resolve": {"engine": args.engine}} if args.engine else {}
+    params = load_params(args.params, overrides={**({"data": {"source": args.source}} if args.source else {}),
+                                                 **overrides})
+    m = stages.run_resolve(params, Path(args.interim), Path(args.processed), Path(args.metrics))
+    print(json.dumps({k: m[k] for k in ("listings", "entities", "candidate_pairs", "merges")} | m["headline"]))
+    return 0
+
+
+def _resolve_sample(args: argparse.Namespace) -> int:
+    """Draw candidate pairs for hand labelling (the gold set's sampler, mgw.data.resolve.sampling)."""
+    from mgw.data.resolve import sampling
+
+    items = stages.load_items(Path(args.interim))
+    pool = sampling.candidate_pool(items)
+    sheet = sampling.to_label_sheet(items, sampling.stratified_sample(pool, args.per_class, args.seed))
+    sheet.to_csv(args.out, index=False)
+    print(json.dumps({"pool": int(len(pool)), "sampled": int(len(sheet)), "out": args.out,
+                      "by_class": sheet["class"].value_counts().to_dict()}))
     return 0
 
 
@@ -49,7 +64,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_ingest)
     p = sub.add_parser("resolve", help="merge the same title across platforms into canonical entities; P/R/F1")
     _common(p)
+    p.add_argument("--engine", choices=["mgw", "splink"], help="override resolve.engine")
     p.set_defaults(func=_resolve)
+    p = sub.add_parser("resolve-sample", help="draw stratified candidate pairs to label by hand (gold-set sampler)")
+    p.add_argument("--interim", default="data/interim", help="folder with items.parquet (run mgw ingest first)")
+    p.add_argument("--per-class", type=int, default=100, help="pairs per failure class")
+    p.add_argument("--seed", type=int, default=16)
+    p.add_argument("--out", required=True, help="CSV to write (columns of tests/data/resolve_pairs.csv)")
+    p.set_defaults(func=_resolve_sample)
     p = sub.add_parser("embed", help="embed entities with all-MiniLM-L6-v2 (offline, cached by content hash)")
     _common(p, interim=False)
     p.set_defaults(func=_embed)

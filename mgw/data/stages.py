@@ -2,7 +2,7 @@
 
 Files:  data/interim/items.parquet, data/interim/rejected.jsonl            (ingest)
         data/processed/catalog.parquet, data/interim/merges.parquet,
-        data/interim/resolve_labels.parquet                                 (resolve)
+        data/interim/resolve_gold.parquet                                   (resolve)
         data/processed/embeddings.npy, data/processed/embedding_ids.json    (embed)
         reports/metrics/{ingest,resolve,embed}.json
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,6 @@ import pandas as pd
 
 from mgw.config import Params
 from mgw.data import ingest as ing
-from mgw.data import resolve as res
 from mgw.embed import Embedder, entity_text
 from mgw.reporting import write_metrics
 
@@ -40,30 +40,37 @@ def load_items(interim: Path) -> pd.DataFrame:
 
 
 def run_resolve(params: Params, interim: Path, processed: Path, metrics_dir: Path | None = None) -> dict[str, Any]:
-    items = load_items(interim)
-    resolution = res.resolve(items, params.resolve)
-    processed.mkdir(parents=True, exist_ok=True)
-    resolution.entities.to_parquet(processed / "catalog.parquet", index=False)
-    pd.DataFrame(resolution.merges).to_parquet(Path(interim) / "merges.parquet", index=False)
+    """Resolve with `resolve.engine`; with `resolve.compare_engines` the other engine runs on the same candidate
+    pairs and both are evaluated side by side (gold set on real catalogs, ground truth on simulated ones)."""
+    from mgw.data.resolve import report as rep
+    from mgw.data.resolve import resolver
 
-    must_find = res.exact_duplicate_pairs(items)
-    found = sum(resolution.item_entity[a] == resolution.item_entity[b] for a, b in must_find)
+    items = load_items(interim)
+    embedder = Embedder.from_params(params.embed)
+    prep = resolver.prepare(items, params.resolve, embedder)
+    embed_stats = dict(embedder.last_stats)
+    train = resolver.training_set(params, prep, embedder)
+    names = [params.resolve.engine] + ([n for n in ("mgw", "splink") if n != params.resolve.engine]
+                                       if params.resolve.compare_engines else [])
+    engines, results = {}, {}
+    for name in names:
+        t0 = time.perf_counter()
+        engines[name] = resolver.fit_engine(name, params, prep, train)
+        fit_s = time.perf_counter() - t0
+        results[name] = resolver.resolve_with(engines[name], prep, params.resolve)
+        results[name].stats["seconds"]["fit"] = fit_s
+    main = results[params.resolve.engine]
+    processed.mkdir(parents=True, exist_ok=True)
+    main.entities.to_parquet(processed / "catalog.parquet", index=False)
+    main.merges.to_parquet(Path(interim) / "merges.parquet", index=False)
+    evaluation, gold_rows = rep.evaluate(params, prep, engines, results)
+    gold_rows.to_parquet(Path(interim) / "resolve_gold.parquet", index=False)
     metrics: dict[str, Any] = {
-        "source": params.data.source, **resolution.stats,
-        "exact_duplicate_pairs": {"total": len(must_find), "found": int(found)},
+        "source": params.data.source, **main.stats, "synopsis_embedding": embed_stats, "training": train.info,
+        "engines": {n: rep.engine_summary(r) for n, r in results.items()},
+        "evaluation": evaluation, "headline": rep.headline(params, evaluation),
         "params": params.resolve.model_dump(),
     }
-    if params.data.source == "simulated":
-        from mgw.data.connectors.simulated import simulated_truth
-
-        truth = simulated_truth(params)
-        metrics["evaluation"] = {"kind": "gold (simulated ground truth)",
-                                 **res.pairwise_scores(resolution.item_entity, truth)}
-    else:
-        labels = res.silver_labels(items, params.resolve.eval_pairs, params.seed)
-        labels.to_parquet(Path(interim) / "resolve_labels.parquet", index=False)
-        metrics["evaluation"] = {"kind": "silver (runtime + synopsis evidence, see README)",
-                                 **res.score_labelled(labels, resolution.item_entity)}
     write_metrics("resolve", metrics, seed=params.seed, metrics_dir=metrics_dir)
     return metrics
 

@@ -43,16 +43,17 @@ def overlap_matrix(catalog: pd.DataFrame) -> pd.DataFrame:
 
 
 def example_merges(merges: pd.DataFrame, items: pd.DataFrame, n: int = 10, seed: int = 0) -> pd.DataFrame:
-    """Fuzzy merges first (they are the interesting ones), with both titles and years side by side."""
+    """A seeded sample of merges (different titles first: they are the interesting ones), both titles and years
+    side by side with the match probability and the evidence that decided it."""
     if merges.empty:
         return merges
     title = items.set_index("id")["title"]
     year = items.set_index("id")["release_year"]
     fuzzy = merges[merges["kind"] == "fuzzy"]
     pick = fuzzy.sample(min(n, len(fuzzy)), random_state=seed) if len(fuzzy) else merges.head(n)
-    return pd.DataFrame({"a": pick["a"], "title_a": pick["a"].map(title), "year_a": pick["a"].map(year),
-                         "b": pick["b"], "title_b": pick["b"].map(title), "year_b": pick["b"].map(year),
-                         "title_score": pick["title_score"], "people_jaccard": pick["people_jaccard"]})
+    return pd.DataFrame({"title_a": pick["a"].map(title), "year_a": pick["a"].map(year),
+                         "title_b": pick["b"].map(title), "year_b": pick["b"].map(year),
+                         "probability": pick["probability"].round(3), "evidence": pick["evidence"]})
 
 
 def embedding_map(vectors: np.ndarray, catalog: pd.DataFrame, max_points: int = 3000, seed: int = 0,
