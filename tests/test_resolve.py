@@ -39,8 +39,7 @@ def case_items() -> pd.DataFrame:
 
 
 def level(g: pd.DataFrame, k: int, name: str) -> str:
-    c = next(c for c in COMPARISONS if c.name == name)
-    return c.labels[int(g[name].iloc[k])]
+    return comparisons.by_name(name).labels[int(g[name].iloc[k])]
 
 
 def test_title_key_folds_articles_brands_editions_and_numerals():
@@ -82,7 +81,7 @@ def test_comparison_levels_of_the_failure_classes():
     by = {(a, b): k for k, (a, b) in enumerate(zip(pairs["a"], pairs["b"]))}
     community = by[("netflix:s2719", "hulu:s2789")]
     assert level(g, community, "year") == "series_run" and level(g, community, "people") == "unknown"  # 6 years, 6 seasons
-    assert level(g, by[("disney:s827", "hulu:s1645")], "title") == "key"
+    assert level(g, by[("disney:s827", "hulu:s1645")], "title") == "branded"
     assert level(g, by[("netflix:s113", "prime:s6067")], "people") == "disjoint"  # Worth: exact title, other film
     assert level(g, by[("netflix:s113", "prime:s6067")], "title") == "exact"
     assert level(g, by[("prime:s2899", "hulu:s2199")], "type") == "mixed"  # Catch-22 film vs series
@@ -118,7 +117,8 @@ def test_evidence_model_learns_weights_threshold_and_contributions():
     n = 400
     y = rng.integers(0, 2, n)
     g = pd.DataFrame({c.name: rng.integers(0, len(c.levels), n) for c in COMPARISONS})
-    g["title"] = np.where(y == 1, 0, rng.integers(2, 6, n))  # exact titles mark matches here
+    n_title = len(comparisons.by_name("title").levels)
+    g["title"] = np.where(y == 1, 0, rng.integers(1, n_title, n))  # exact titles mark matches here
     g["people"] = np.where((y == 1) & (rng.random(n) < 0.7), 1, g["people"])
     m = EvidenceModel(seed=0).fit(g, y)
     w = m.weights()

@@ -5,8 +5,12 @@ holds. Conditions are DuckDB SQL over the columns of both listings (`<col>_l`, `
 so mgw's engine (`comparison_vectors`, DuckDB over the blocked pairs) and splink's (`splink_comparisons`) read
 the very same definitions. A null level is *unknown*, not agreement: a listing without cast says nothing.
 
-- title: normalized titles equal; title keys equal (articles, brand prefixes, edition tags folded); Jaro–Winkler
-  on the keys; one title's words all inside the other's (a dropped subtitle).
+- title: normalized titles equal; equal once a platform's brand prefix or edition tag is dropped; equal once a
+  leading article is dropped too (weaker: "The Trap" and "Trap" are often two films); Jaro–Winkler on the keys;
+  one title's words all inside the other's (a dropped subtitle).
+- title frequency: for titles equal up to brand/edition, whether at most RARE_TITLE listings of the catalog
+  carry it ("Gravity Falls") or more ("Home") — an equal rare title is stronger evidence (term frequency, as
+  splink's TF adjustment; the cut-off was chosen by cross-validation on the train split).
 - year, type-aware: a series is dated by its first season on one platform and its latest on another, so a
   series gap within its run (seasons + 1 years) is its own level, and any series gap another.
 - type: both movies, both series, or one of each.
@@ -24,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 SYNOPSIS_LEVELS = (0.85, 0.75, 0.65, 0.55)  # cosine cut-offs, highest first (set on the train split)
+RARE_TITLE = 3  # a title (as `title_core`) held by at most this many listings of the catalog is rare
 
 
 @dataclass(frozen=True)
@@ -55,11 +60,17 @@ def _overlap() -> str:
 COMPARISONS: tuple[Comparison, ...] = (
     Comparison("title", "title keys", (
         Level("exact", "title_norm_l = title_norm_r"),
-        Level("key", "title_key_l = title_key_r"),
+        Level("branded", "title_core_l = title_core_r"),
+        Level("article", "title_key_l = title_key_r"),
         Level("jw95", "jaro_winkler_similarity(title_key_l, title_key_r) >= 0.95"),
         Level("jw88", "jaro_winkler_similarity(title_key_l, title_key_r) >= 0.88"),
         Level("contained", "list_has_all(title_tokens_l, title_tokens_r) OR list_has_all(title_tokens_r, title_tokens_l)"),
         Level("else", "TRUE"),
+    )),
+    Comparison("title_frequency", "how many listings share the title", (
+        Level("unknown", "title_core_l <> title_core_r", is_null=True),
+        Level("rare", f"greatest(title_count_l, title_count_r) <= {RARE_TITLE}"),
+        Level("common", "TRUE"),
     )),
     Comparison("year", "release year, type-aware", (
         Level("unknown", "release_year_l IS NULL OR release_year_r IS NULL", is_null=True),
@@ -96,6 +107,15 @@ COMPARISONS: tuple[Comparison, ...] = (
         Level("else", "TRUE"),
     )),
 )
+
+
+def by_name(name: str) -> Comparison:
+    return next(c for c in COMPARISONS if c.name == name)
+
+
+def level_index(name: str, label: str) -> int:
+    """Index of level `label` in comparison `name` (the value comparison vectors hold)."""
+    return by_name(name).labels.index(label)
 
 
 def case_sql(comparison: Comparison) -> str:

@@ -22,6 +22,7 @@ EDITION_WORDS = frozenset({"4k", "uhd", "hd", "version", "dubbed", "subtitled", 
 ROMAN = {"ii": "2", "iii": "3", "iv": "4", "vi": "6", "vii": "7", "viii": "8", "ix": "9"}
 
 _PREFIX = re.compile(r"^(?:(?:" + "|".join(map(re.escape, LEADING_ARTICLES + BRAND_PREFIXES)) + r")\s+)+")
+_BRAND = re.compile(r"^(?:(?:" + "|".join(map(re.escape, BRAND_PREFIXES)) + r")\s+)+")
 _TRAILING_PAREN = re.compile(r"\s*\(([^()]*)\)\s*$")
 _YEAR = re.compile(r"^(19|20)\d\d$")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
@@ -37,11 +38,21 @@ def _strip_edition(title: str) -> str:
     return title
 
 
+def _fold(title: str, prefix: re.Pattern[str]) -> str:
+    norm = normalize_title(_strip_edition(str(title or "")))
+    stripped = prefix.sub("", norm).strip() or norm  # a title that is only "The" keeps itself
+    return " ".join(ROMAN.get(t, t) for t in stripped.split())
+
+
 def title_key(title: str) -> str:
     """Normalized title without edition tags, leading articles or brand prefixes, sequel numerals as digits."""
-    norm = normalize_title(_strip_edition(str(title or "")))
-    stripped = _PREFIX.sub("", norm).strip() or norm  # a title that is only "The" keeps itself
-    return " ".join(ROMAN.get(t, t) for t in stripped.split())
+    return _fold(title, _PREFIX)
+
+
+def title_core(title: str) -> str:
+    """Like `title_key` but keeping leading articles: titles equal here differ only by what a platform adds
+    (a brand, an edition tag), while "The Trap" and "Trap" — often two films — differ only in `title_key`."""
+    return _fold(title, _BRAND)
 
 
 def person_key(name: str) -> str:

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from mgw.data.normalize import normalize_title
 from mgw.data.resolve.blocking import block_tokens
-from mgw.data.resolve.keys import person_key, title_key
+from mgw.data.resolve.keys import person_key, title_core, title_key
 
 
 def _people(row: Any) -> list[str]:
@@ -21,8 +21,10 @@ def _people(row: Any) -> list[str]:
 
 
 def listing_frame(items: pd.DataFrame, tokens: int, max_token_share: float) -> pd.DataFrame:
-    """One row per listing (same order as `items`): ids, type, year, runtime, title keys, people, block tokens."""
+    """One row per listing (same order as `items`): ids, type, year, runtime, title keys and how many listings
+    share the title, people, block tokens."""
     keys = items["title"].map(title_key)
+    cores = items["title"].map(title_core)
     return pd.DataFrame({
         "unique_id": items["id"].to_numpy(),
         "platform": items["platform"].to_numpy(),
@@ -31,6 +33,8 @@ def listing_frame(items: pd.DataFrame, tokens: int, max_token_share: float) -> p
         "seasons": items["seasons"].astype(float),
         "duration_min": items["duration_min"].astype(float),
         "title_norm": items["title"].map(normalize_title).to_numpy(),
+        "title_core": cores.to_numpy(),
+        "title_count": cores.map(cores.value_counts()).to_numpy(),
         "title_key": keys.to_numpy(),
         "title_squash": keys.str.replace(" ", "", regex=False).to_numpy(),
         "title_tokens": keys.map(lambda k: sorted(set(k.split()))).to_numpy(),

@@ -192,9 +192,8 @@ def _evidence(contrib: pd.DataFrame, gammas: pd.DataFrame) -> tuple[list[str], l
 
 def _mixed_and_explicit(g: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(movie–series pairs, pairs with explicit evidence: a shared cast or director name)."""
-    people = COMPARISONS[3].labels
-    return (g["type"].to_numpy() == COMPARISONS[2].labels.index("mixed"),
-            np.isin(g["people"].to_numpy(), [people.index("most"), people.index("some")]))
+    return (g["type"].to_numpy() == comparisons.level_index("type", "mixed"),
+            np.isin(g["people"].to_numpy(), [comparisons.level_index("people", lv) for lv in ("most", "some")]))
 
 
 def resolve_with(engine: Engine, prep: Prepared, rp: ResolveParams) -> Resolution:
@@ -218,7 +217,8 @@ def resolve_with(engine: Engine, prep: Prepared, rp: ResolveParams) -> Resolutio
     evidence, deciding = _evidence(contrib, mg)
     merges = pd.DataFrame({
         "a": ids[prep.pairs["i"].to_numpy()[k]], "b": ids[prep.pairs["j"].to_numpy()[k]],
-        "kind": np.where(mg["title"].to_numpy() == 0, "exact", "fuzzy"), "engine": engine.name,
+        "kind": np.where(mg["title"].to_numpy() == comparisons.level_index("title", "exact"), "exact", "fuzzy"),
+        "engine": engine.name,
         "probability": p[k], **{c.name: [c.labels[v] for v in mg[c.name]] for c in COMPARISONS},
         "title_similarity": mg["title_similarity"].to_numpy(), "synopsis_cosine": mg["synopsis_cosine"].to_numpy(),
         "evidence": evidence, "deciding": deciding})
