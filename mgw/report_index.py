@@ -53,11 +53,12 @@ AREAS: list[tuple[str, str, list[Row]]] = [
         ("every row accounted for", "ingest", "accounted", ""),
         ("canonical entities (multi-platform)", "resolve",
          lambda m: f"{m['entities']} ({m['multi_platform_entities']})", ""),
-        ("exact duplicate pairs found", "resolve",
-         lambda m: f"{m['exact_duplicate_pairs']['found']} / {m['exact_duplicate_pairs']['total']}", ""),
-        ("resolver precision / recall / F1", "resolve",
-         lambda m: "{:.3f} / {:.3f} / {:.3f} ({})".format(m["evaluation"]["precision"], m["evaluation"]["recall"],
-                                                           m["evaluation"]["f1"], m["evaluation"]["kind"]), ""),
+        ("resolver precision / recall, series recall (engine)", "resolve",
+         lambda m: "{:.3f} / {:.3f}, {:.3f} ({}; {} pairs: {})".format(
+             m["headline"]["gold_precision"], m["headline"]["gold_recall"], m["headline"]["series_recall"],
+             m["headline"]["engine"], m["headline"]["gold_pairs"], m["evaluation"]["kind"]), ""),
+        ("resolver F1: mgw / splink", "resolve",
+         lambda m: " / ".join("-" if v is None else f"{v:.3f}" for v in (m["headline"]["mgw_f1"], m["headline"]["splink_f1"])), ""),
         ("embedding throughput (texts/s)", "embed", "texts_per_s", ".1f"),
     ]),
     ("ANN backends and benchmark", "02_ann_benchmark.html", [

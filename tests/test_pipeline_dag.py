@@ -94,3 +94,24 @@ def test_index_param_reruns_only_index_consumers(project):
 def test_cache_param_reruns_only_the_cache(project):
     rerun = _change(project, "cache.semantic_threshold", 0.9)
     assert rerun == {"cache", "report_08", "index"}
+
+
+def _downstream(stages: dict, name: str) -> set[str]:
+    """Stages that read (transitively) what `name` writes."""
+    def under(a: str, b: str) -> bool:
+        return a == b or a.startswith(b.rstrip("/") + "/") or b.startswith(a.rstrip("/") + "/")
+
+    found, frontier = set(), {name}
+    while frontier:
+        outs = {o for s in frontier for o in _outs(stages[s])}
+        frontier = {s for s, st in stages.items() if s not in found | {name}
+                    and any(under(d, o) for d in st.get("deps", []) or [] for o in outs)}
+        found |= frontier
+    return found
+
+
+def test_resolve_param_reruns_resolve_and_only_what_reads_its_outputs(project):
+    stages = yaml.safe_load((project / "dvc.yaml").read_text())["stages"]
+    rerun = _change(project, "resolve.engine", "splink")
+    assert rerun == {"resolve"} | _downstream(stages, "resolve")
+    assert "ingest" not in rerun and {"embed", "report_01"} <= rerun

@@ -49,7 +49,9 @@ def run_resolve(params: Params, interim: Path, processed: Path, metrics_dir: Pat
     embedder = Embedder.from_params(params.embed)
     prep = resolver.prepare(items, params.resolve, embedder)
     embed_stats = dict(embedder.last_stats)
+    t0 = time.perf_counter()
     train = resolver.training_set(params, prep, embedder)
+    prep.seconds["training_set"] = time.perf_counter() - t0
     names = [params.resolve.engine] + ([n for n in ("mgw", "splink") if n != params.resolve.engine]
                                        if params.resolve.compare_engines else [])
     engines, results = {}, {}
@@ -59,11 +61,14 @@ def run_resolve(params: Params, interim: Path, processed: Path, metrics_dir: Pat
         fit_s = time.perf_counter() - t0
         results[name] = resolver.resolve_with(engines[name], prep, params.resolve)
         results[name].stats["seconds"]["fit"] = fit_s
+        results[name].stats["seconds"]["resolution_total"] = sum(results[name].stats["seconds"].values())
     main = results[params.resolve.engine]
     processed.mkdir(parents=True, exist_ok=True)
     main.entities.to_parquet(processed / "catalog.parquet", index=False)
     main.merges.to_parquet(Path(interim) / "merges.parquet", index=False)
+    t0 = time.perf_counter()
     evaluation, gold_rows = rep.evaluate(params, prep, engines, results)
+    evaluation["seconds"] = time.perf_counter() - t0
     gold_rows.to_parquet(Path(interim) / "resolve_gold.parquet", index=False)
     metrics: dict[str, Any] = {
         "source": params.data.source, **main.stats, "synopsis_embedding": embed_stats, "training": train.info,

@@ -1,5 +1,6 @@
-"""Tables the catalog report shows: counts per platform, genre mix, cross-platform overlap, example merges,
-and a 2-D map of the embeddings. Pure functions over the pipeline's files, so the notebook only renders."""
+"""Tables the catalog report shows: counts per platform, genre mix, cross-platform overlap, the resolver's
+engines side by side, example merges, and a 2-D map of the embeddings. Pure functions over the pipeline's
+files, so the notebook only renders."""
 from __future__ import annotations
 
 from itertools import combinations
@@ -40,6 +41,52 @@ def overlap_matrix(catalog: pd.DataFrame) -> pd.DataFrame:
             m.loc[a, b] += 1
             m.loc[b, a] += 1
     return m
+
+
+def _ci(x: dict, key: str) -> str:
+    lo, hi = x.get("ci95", {}).get(key, [float("nan"), float("nan")])
+    return f"{x[key]:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def engine_table(resolve_metrics: dict) -> pd.DataFrame:
+    """One row per resolve engine: its evaluation (gold P/R/F1 with 95 % CIs, or simulated truth), merges, time."""
+    ev, rows = resolve_metrics["evaluation"], []
+    for name, run in resolve_metrics["engines"].items():
+        e = ev["engines"][name]
+        row = {"engine": name, "threshold": round(run["threshold"], 4), "merges": run["merges"],
+               "movie–series merges": run["movie_series_merges"],
+               "fit + score + cluster (s)": round(sum(run["seconds"][k] for k in ("fit", "score", "cluster_and_entities")), 1)}
+        if "gold" in e:
+            g = e["gold"]
+            row |= {"gold precision": _ci(g, "precision"), "gold recall": _ci(g, "recall"), "gold F1": _ci(g, "f1"),
+                    "silver F1": round(e["silver"].get("f1", float("nan")), 3)}
+        else:
+            row |= {"precision": round(e["precision"], 4), "recall": round(e["recall"], 4), "F1": round(e["f1"], 4),
+                    "series recall": round(e["recall_by_type"].get("series", float("nan")), 4)}
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("engine")
+
+
+def class_table(resolve_metrics: dict) -> pd.DataFrame:
+    """Gold precision/recall per failure class and engine (real catalogs only)."""
+    rows = []
+    for name, e in resolve_metrics["evaluation"]["engines"].items():
+        for cls, x in e.get("gold", {}).get("by_class", {}).items():
+            rows.append({"class": cls, "engine": name, "pairs": x["pairs"], "one title": x["positives"],
+                         "precision": round(x["precision"], 3), "recall": round(x["recall"], 3),
+                         "recall 95% CI": [round(v, 3) for v in x["ci95"].get("recall", [])], "fp": x["fp"], "fn": x["fn"]})
+    return pd.DataFrame(rows).set_index(["class", "engine"]) if rows else pd.DataFrame()
+
+
+def threshold_curve(gold_rows: pd.DataFrame, engine: str, points: int = 50) -> pd.DataFrame:
+    """Pair-level precision and recall of an engine's probabilities on the gold pairs, per threshold."""
+    p, y = gold_rows[f"{engine}_probability"].to_numpy(), gold_rows["label"].to_numpy() == 1
+    out = []
+    for t in np.quantile(p, np.linspace(0, 1, points)):
+        pred = p >= t
+        tp = int((pred & y).sum())
+        out.append({"threshold": float(t), "precision": tp / max(1, pred.sum()), "recall": tp / max(1, y.sum())})
+    return pd.DataFrame(out)
 
 
 def example_merges(merges: pd.DataFrame, items: pd.DataFrame, n: int = 10, seed: int = 0) -> pd.DataFrame:

@@ -130,6 +130,7 @@ def comparison_vectors(listings: Any, pairs: pd.DataFrame, con: duckdb.DuckDBPyC
     DuckDB from the listing table (mgw.data.resolve.listings), plus the raw title and synopsis similarities."""
     con = con or duckdb.connect()
     con.execute(f"SET threads = {int(threads)}").fetchall()
+    con.execute("SET enable_progress_bar = false").fetchall()
     con.register("mgw_listings", listings)
     con.register("mgw_pairs", pd.DataFrame({"i": pairs["i"].to_numpy(), "j": pairs["j"].to_numpy(),
                                             "k": np.arange(len(pairs))}))

@@ -62,6 +62,7 @@ class SplinkEngine:
         logging.getLogger("splink").setLevel(logging.ERROR)  # its per-level notes would flood the stage log
         con = duckdb.connect()
         con.execute(f"SET threads = {int(self.threads)}").fetchall()
+        con.execute("SET enable_progress_bar = false").fetchall()
         con.execute(f"SELECT setseed({(self.seed % 1000) / 1000})").fetchall()
         db = DuckDBAPI(connection=con)
         table = db.register(listings.drop(["row"]), table_name="mgw_listings")
