@@ -94,6 +94,7 @@ class ResolveParams(Section):
     labels: str = "tests/data/resolve_pairs.csv"  # hand-checked pairs: train split fits, gold split evaluates
     C: float = Field(1.0, gt=0)  # inverse L2 strength of mgw's logistic evidence model
     train_negatives: int = Field(4, ge=1)  # simulated training: negatives sampled per true pair
+    sim_train_share: float = Field(0.5, gt=0, le=1)  # simulated training catalog size, as a share of the resolved one
     cannot_link: float = Field(0.05, ge=0, le=1)  # groups with a cross pair below this never join
     splink_u_pairs: float = Field(1e6, ge=1e4)  # random pairs for splink's u estimation
     splink_m: Literal["em", "labels"] = "em"  # splink's m: expectation maximisation, or the training matches

@@ -78,6 +78,17 @@ def class_table(resolve_metrics: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["class", "engine"]) if rows else pd.DataFrame()
 
 
+def weights_table(resolve_metrics: dict) -> pd.DataFrame:
+    """Per comparison level, the weight each engine gives it: mgw's log-odds, splink's log2 Bayes factor."""
+    cols = {}
+    for name, run in resolve_metrics["engines"].items():
+        model = run.get("model", {})
+        w = model.get("weights") or model.get("log2_bayes_factors") or {}
+        cols[f"{name} ({'log-odds' if 'weights' in model else 'log2 BF'})"] = {
+            (c, lv): round(v, 2) for c, levels in w.items() for lv, v in levels.items()}
+    return pd.DataFrame(cols)
+
+
 def threshold_curve(gold_rows: pd.DataFrame, engine: str, points: int = 50) -> pd.DataFrame:
     """Pair-level precision and recall of an engine's probabilities on the gold pairs, per threshold."""
     p, y = gold_rows[f"{engine}_probability"].to_numpy(), gold_rows["label"].to_numpy() == 1

@@ -77,5 +77,5 @@ class EvidenceModel:
     def contributions(self, gammas: pd.DataFrame) -> pd.DataFrame:
         """Per pair and comparison, the weight of the level it took (the score is their sum + intercept)."""
         w = self.weights()
-        return pd.DataFrame({c.name: np.asarray([w[c.name][c.labels[g]] for g in gammas[c.name]])
+        return pd.DataFrame({c.name: np.array(list(w[c.name].values()))[gammas[c.name].to_numpy()]
                              for c in COMPARISONS}, index=gammas.index)

@@ -22,7 +22,7 @@ from mgw.data.resolve.silver import silver_labels, silver_report
 def engine_summary(res: Resolution) -> dict[str, Any]:
     keys = ("threshold", "entities", "merges", "exact_title_merges", "fuzzy_title_merges", "movie_series_merges",
             "refused_movie_series_without_evidence", "refused_platform_conflicts", "refused_cannot_link",
-            "multi_platform_entities", "seconds")
+            "multi_platform_entities", "model", "seconds")
     return {k: res.stats[k] for k in keys}
 
 

@@ -4,7 +4,8 @@
    later finds most vectors ready), blocking (mgw.data.resolve.blocking), comparison vectors for every
    candidate pair (mgw.data.resolve.comparisons).
 2. `training_set`: labelled pairs the engines never see at evaluation — the `train` split of the hand-checked
-   pairs on the real catalogs, the ground truth of an independent simulated catalog (seed + 1) otherwise.
+   pairs on the real catalogs, the ground truth of an independent, smaller simulated catalog (seed + 1,
+   `resolve.sim_train_share` of the size) otherwise.
 3. `fit_engine`: mgw's logistic evidence model (mgw.data.resolve.model) or splink (its unsupervised training);
    both pick their decision threshold by F1 on the training pairs.
 4. `resolve_with`: probabilities for all candidate pairs → clustering rules (mgw.data.resolve.cluster) →
@@ -38,7 +39,7 @@ class Prepared:
     seconds: dict[str, float] = field(default_factory=dict)
 
     def gammas_for(self, pairs: pd.DataFrame) -> pd.DataFrame:
-        """Comparison levels of arbitrary pairs (i, j) of these listings — from the candidate set when there."""
+        """Comparison levels of arbitrary pairs (i, j) of these listings, candidates or not (labelled pairs)."""
         return comparisons.comparison_vectors(self.table, pairs)
 
 
@@ -58,6 +59,7 @@ class Engine(Protocol):
     def probabilities(self, prep: Prepared) -> np.ndarray: ...  # per candidate pair
     def predict_proba(self, gammas: pd.DataFrame) -> np.ndarray: ...
     def contributions(self, gammas: pd.DataFrame) -> pd.DataFrame: ...
+    def describe(self) -> dict[str, Any]: ...
 
 
 def synopsis_vectors(items: pd.DataFrame, embedder: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -111,13 +113,15 @@ def training_set(params: Params, prep: Prepared, embedder: Any) -> TrainingSet:
     from mgw.data import ingest as ing
     from mgw.data.connectors.simulated import simulated_truth
 
-    other = params.model_copy(update={"seed": params.seed + 1})
+    counts = {k: max(20, int(v * rp.sim_train_share)) for k, v in params.simulated.contentCount.items()}
+    other = params.model_copy(update={"seed": params.seed + 1, "simulated": params.simulated.model_copy(
+        update={"contentCount": counts})})
     other_prep = prepare(ing.ingest(other, show_progress=False).items_frame(), rp, embedder)
     lab = labels.truth_pairs(other_prep.pairs, other_prep.frame["unique_id"], simulated_truth(other),
                              rp.train_negatives, params.seed)
     return TrainingSet(other_prep.gammas_for(lab), lab["label"].to_numpy(),
                        pd.DataFrame({"unique_id_l": [], "unique_id_r": []}), {
-        "kind": f"simulated ground truth of an independent catalog (seed {other.seed})",
+        "kind": f"simulated ground truth of an independent catalog (seed {other.seed}, {rp.sim_train_share:g} × the size)",
         "pairs": int(len(lab)), "positives": int(lab["label"].sum())})
 
 
@@ -136,6 +140,10 @@ class MgwEngine:
 
     def contributions(self, gammas: pd.DataFrame) -> pd.DataFrame:
         return self.model.contributions(gammas)
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "logistic regression over comparison levels", "C": self.model.C,
+                "intercept": self.model.intercept_, "weights": self.model.weights()}
 
 
 class SplinkAdapter:
@@ -162,12 +170,22 @@ class SplinkAdapter:
         bf = self.engine.log2_bayes_factors()
         return pd.DataFrame({c.name: bf[c.name][gammas[c.name].to_numpy()] for c in COMPARISONS}, index=gammas.index)
 
+    def describe(self) -> dict[str, Any]:
+        bf = self.engine.log2_bayes_factors()
+        return {"kind": "splink Fellegi–Sunter (DuckDB)", "prior": self.engine.prior(),
+                "m_from": "labels" if self.engine.em_sessions == {} else "expectation maximisation",
+                "em_sessions": self.engine.em_sessions,
+                "log2_bayes_factors": {c.name: dict(zip(c.labels, map(float, bf[c.name]))) for c in COMPARISONS}}
+
 
 def fit_engine(name: str, params: Params, prep: Prepared, train: TrainingSet) -> Engine:
-    """A fitted engine; both choose their threshold by F1 on the training pairs."""
+    """A fitted engine; both choose their threshold by F1 on the training pairs (never below
+    `resolve.cannot_link`, under which a pair is a clear non-match)."""
     rp = params.resolve
     if name == "mgw":
-        return MgwEngine(EvidenceModel(C=rp.C, seed=params.seed).fit(train.gammas, train.labels))
+        engine: Engine = MgwEngine(EvidenceModel(C=rp.C, seed=params.seed).fit(train.gammas, train.labels))
+        engine.threshold = max(engine.threshold, rp.cannot_link)
+        return engine
     if name == "splink":
         from mgw.data.resolve.splink_engine import SplinkEngine
 
@@ -175,7 +193,8 @@ def fit_engine(name: str, params: Params, prep: Prepared, train: TrainingSet) ->
             raise DataError("resolve.splink_m: labels needs labelled matches in this catalog (real catalogs)")
         engine = SplinkEngine(seed=params.seed, u_max_pairs=rp.splink_u_pairs).fit(
             prep.table, train.match_ids if rp.splink_m == "labels" else None)
-        return SplinkAdapter(engine, best_f1_threshold(engine.predict_proba(train.gammas), train.labels))
+        return SplinkAdapter(engine, max(rp.cannot_link,
+                                         best_f1_threshold(engine.predict_proba(train.gammas), train.labels)))
     raise ValueError(f"unknown resolve engine {name!r} (mgw | splink)")
 
 
@@ -233,6 +252,7 @@ def resolve_with(engine: Engine, prep: Prepared, rp: ResolveParams) -> Resolutio
              "fuzzy_title_merges": int((merges["kind"] == "fuzzy").sum()), **cl.stats,
              "movie_series_merges": int((merges["type"] == "mixed").sum()),
              "multi_platform_entities": int((entities["platforms"].map(len) > 1).sum()),
+             "model": engine.describe(),
              "seconds": {**prep.seconds, "score": t1 - t0, "cluster_and_entities": t2 - t1}}
     return Resolution(entities, item_entity, merges, p, stats)
 
