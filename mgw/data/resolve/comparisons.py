@@ -124,13 +124,22 @@ def case_sql(comparison: Comparison) -> str:
     return f"CASE {whens} END"
 
 
+def configure(con: duckdb.DuckDBPyConnection, threads: int) -> None:
+    """Thread budget, and no progress bar (a Jupyter kernel without ipywidgets refuses to draw one)."""
+    con.execute(f"SET threads = {int(threads)}").fetchall()
+    for setting in ("enable_progress_bar", "enable_progress_bar_print"):
+        try:
+            con.execute(f"SET {setting} = false").fetchall()
+        except duckdb.Error:
+            pass
+
+
 def comparison_vectors(listings: Any, pairs: pd.DataFrame, con: duckdb.DuckDBPyConnection | None = None,
                        threads: int = 2) -> pd.DataFrame:
     """Level index of every comparison for each candidate pair (rows in the order of `pairs`), computed by
     DuckDB from the listing table (mgw.data.resolve.listings), plus the raw title and synopsis similarities."""
     con = con or duckdb.connect()
-    con.execute(f"SET threads = {int(threads)}").fetchall()
-    con.execute("SET enable_progress_bar = false").fetchall()
+    configure(con, threads)
     con.register("mgw_listings", listings)
     con.register("mgw_pairs", pd.DataFrame({"i": pairs["i"].to_numpy(), "j": pairs["j"].to_numpy(),
                                             "k": np.arange(len(pairs))}))

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mgw.data.resolve.comparisons import COMPARISONS, Comparison
+from mgw.data.resolve.comparisons import COMPARISONS, Comparison, configure
 
 CROSS_PLATFORM = "l.platform <> r.platform"
 BLOCKING_SQL = (f"l.title_squash = r.title_squash AND {CROSS_PLATFORM}",
@@ -61,8 +61,7 @@ class SplinkEngine:
 
         logging.getLogger("splink").setLevel(logging.ERROR)  # its per-level notes would flood the stage log
         con = duckdb.connect()
-        con.execute(f"SET threads = {int(self.threads)}").fetchall()
-        con.execute("SET enable_progress_bar = false").fetchall()
+        configure(con, self.threads)
         con.execute(f"SELECT setseed({(self.seed % 1000) / 1000})").fetchall()
         db = DuckDBAPI(connection=con)
         table = db.register(listings.drop(["row"]), table_name="mgw_listings")
