@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from mgw.config import ROOT, load_params
+from mgw.config import ROOT
 from mgw.data import stages
 from mgw.data.resolve import blocking, cluster, comparisons, labels, listings
 from mgw.data.resolve.comparisons import COMPARISONS
