@@ -32,8 +32,11 @@ COLUMNS = ["a", "b", "title_a", "title_b", "class", "label", "reason", "split", 
 
 
 def read_labels(path: str | Path) -> pd.DataFrame:
-    """The labelled pairs with a decided label (0/1), as a frame with an int `label` column."""
-    path = Path(path)
+    """The labelled pairs with a decided label (0/1), as a frame with an int `label` column (a relative path is
+    relative to the repository, whatever the working directory)."""
+    from mgw.config import ROOT
+
+    path = Path(path) if Path(path).is_absolute() else ROOT / path
     if not path.exists():
         raise DataError(f"labelled pair file {path} not found (resolve.labels)")
     df = pd.read_csv(path, dtype={"label": "Int64"}, keep_default_na=False, na_values={"label": [""]})
