@@ -110,6 +110,11 @@ class EmbedParams(Section):
     threads: int = Field(2, ge=1)
     dim: int = Field(384, ge=1)
     cache_dir: str = "data/interim/embed_cache"
+    runtime: Literal["onnx", "torch"] = "onnx"  # onnx: the model exported once (cached by weights hash) on ONNX Runtime
+    quantize: Literal["none", "int8"] = "none"  # onnx only: int8 dynamic quantisation (faster, less agreement)
+    onnx_dir: str = "models/onnx"  # exported ONNX models, one folder per weights hash
+    query_cache_size: int = Field(1024, ge=0)  # LRU of query embeddings in search
+    compare_texts: int = Field(500, ge=0)  # catalog texts embedded by every runtime for embed.json (0: skip)
 
 
 # --------------------------------------------------------------------------- index & bench

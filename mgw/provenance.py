@@ -10,7 +10,8 @@ from importlib import metadata
 from typing import Any
 
 LIBRARIES = ("numpy", "scipy", "hnswlib", "faiss-cpu", "annoy", "torch", "torch-geometric", "lightning",
-             "optuna", "sentence-transformers", "scikit-learn", "redis", "xgi", "simpy")
+             "optuna", "sentence-transformers", "scikit-learn", "redis", "xgi", "simpy", "onnxruntime", "onnx",
+             "tokenizers")
 
 
 @lru_cache(maxsize=1)

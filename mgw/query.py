@@ -122,6 +122,7 @@ RATING_WORDS: dict[str, tuple[str, ...]] = {
 _WORD_NUM = {"twenties": 1920, "thirties": 1930, "forties": 1940, "fifties": 1950, "sixties": 1960,
              "seventies": 1970, "eighties": 1980, "nineties": 1990}
 MIN_YEAR, MAX_YEAR = 1900, 2035
+_MAY_HOLD_YEAR = re.compile(r"\d|" + "|".join(_WORD_NUM), re.IGNORECASE)
 
 _FILLER = re.compile(
     r"\b(?:please|find|list|search(?: for)?|give me|get me|show me|i want(?: to watch)?|looking for|"
@@ -132,7 +133,24 @@ _LEADING_SHOW = re.compile(r"^\s*(?:please\s+)?show\b(?!s)(?:\s+me)?", re.IGNORE
 
 
 def _alt(words) -> str:
-    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    """Alternation of literal words, longest match first, written as a trie: the regex engine follows one
+    branch per character instead of trying every word at every position (the parser is on the search path).
+    Greedy optional tails keep "longest first": `action(?:-packed)?` tries the longer word, then backtracks."""
+    trie: dict = {}
+    for w in set(words):
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict) -> str:
+        branches = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return emit(trie)
 
 
 def _platform_alias_map() -> dict[str, str]:
@@ -337,8 +355,9 @@ def _parse(text: str) -> dict[str, Any]:
     for m in s.finditer(_BARE_CODE):
         q["regions"].append(_LOWER_CODES[m.group("c").lower()])
         s.take(*m.span())
-    # 4. years (before demonyms/genres so "the 90s" is not touched by anything else)
-    for kind, pattern in _YEAR_RULES:
+    # 4. years (before demonyms/genres so "the 90s" is not touched by anything else); every rule needs a
+    #    digit or a decade word, so most queries skip the eleven patterns
+    for kind, pattern in (_YEAR_RULES if _MAY_HOLD_YEAR.search(text) else ()):
         for m in s.finditer(pattern):
             lo, hi = _year_bounds(kind, m)
             if any(y is not None and not MIN_YEAR <= y <= MAX_YEAR for y in (lo, hi)):

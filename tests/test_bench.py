@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import h5py
 import numpy as np
@@ -78,6 +79,18 @@ def small_ds(tmp_path_factory):
     return dsm.load_dataset("synth-2k", embeddings=None, queries=40, seed=5, bench_dir=tmp_path_factory.mktemp("b"))
 
 
+def test_measure_pair_interleaves_and_sees_a_slower_callable():
+    from mgw.bench.runner import measure_pair
+
+    q = np.zeros((40, 4), np.float32)
+    calls = []
+    fast = lambda v: calls.append("a")  # noqa: E731
+    slow = lambda v: (calls.append("b"), time.sleep(0.0005))  # noqa: E731
+    r = measure_pair(fast, slow, q, runs=2, warmup=0)
+    assert r["a"]["qps"] > 2 * r["b"]["qps"] and len(r["a"]["latencies_ns"]) == 40
+    assert calls[:4] == ["b", "a", "a", "b"] and calls[80:84] == ["a", "b", "b", "a"]  # alternating order
+
+
 def test_measure_qps_modes():
     q = np.zeros((20, 4), dtype=np.float32)
     calls = []
@@ -111,5 +124,8 @@ def test_run_benchmark_writes_summary_and_figures(tmp_path, small_ds):
     assert bench["best_qps_at_recall"]["synth-2k"]["exact"]["0.99"]["recall"] == 1.0
     assert {c["claim"] for c in bench["claims"]} >= {"recall@10", "throughput (QPS)", "memory per 100K vectors"}
     assert "hnswlib(M=32,efConstruction=200)" in bench["raw_ratios"]["synth-2k"]
+    h = bench["headline"]
+    assert 0 < h["min_raw_ratio_single"] <= min(v["ratio_qps_single"] for v in bench["raw_ratios"]["synth-2k"].values())
+    assert h["min_raw_ratio_batch"] > 0 and h["min_raw_ratio_single_at"].startswith("synth-2k | ")
     assert (tmp_path / "bench" / "results.parquet").exists() and len(s["figures"]) == 4
     assert [f["selectivity"] for f in bench["filtered"]] == [0.01, 0.1, 0.5]

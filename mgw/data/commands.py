@@ -44,7 +44,8 @@ def _resolve_sample(args: argparse.Namespace) -> int:
 
 def _embed(args: argparse.Namespace) -> int:
     m = stages.run_embed(_params(args), Path(args.processed), Path(args.metrics), show_progress=not args.quiet)
-    print(json.dumps({k: m.get(k) for k in ("count", "embedded", "cached", "texts_per_s")}))
+    print(json.dumps({k: m.get(k) for k in ("runtime", "count", "embedded", "cached", "texts_per_s", "stage_wall_s",
+                                            "headline")}))
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,9 @@ def run_resolve(params: Params, interim: Path, processed: Path, metrics_dir: Pat
 
 def run_embed(params: Params, processed: Path, metrics_dir: Path | None = None,
               show_progress: bool = True) -> dict[str, Any]:
+    """Embed every catalog title with `embed.runtime`, then (unless `embed.compare_texts` is 0) measure the
+    runtimes side by side on a seeded sample: embed.json's headline is the chosen runtime against torch."""
+    t0 = time.perf_counter()
     catalog = pd.read_parquet(processed / "catalog.parquet")
     texts = [entity_text(t, d, g) for t, d, g in zip(catalog["title"], catalog["description"], catalog["genres"])]
     embedder = Embedder.from_params(params.embed, show_progress=show_progress)
@@ -90,8 +94,25 @@ def run_embed(params: Params, processed: Path, metrics_dir: Path | None = None,
         raise ValueError("embedding model produced non-finite values")
     np.save(processed / "embeddings.npy", vectors)
     (processed / "embedding_ids.json").write_text(json.dumps(catalog["entity_id"].tolist()))
-    metrics = {"model": params.embed.model, "dim": int(vectors.shape[1]), "count": int(len(vectors)),
-               "batch_size": params.embed.batch_size, **embedder.last_stats}
+    embed_wall_s = time.perf_counter() - t0
+    metrics: dict[str, Any] = {"model": params.embed.model, **embedder.describe(), "dim": int(vectors.shape[1]),
+                               "count": int(len(vectors)), **embedder.last_stats, "embed_wall_s": embed_wall_s}
+    if params.embed.compare_texts:
+        from mgw.embed.compare import compare_runtimes
+
+        labels = ["torch", "onnx", "onnx-int8"]
+        cmp = compare_runtimes(embedder.make_runtime, labels, texts, catalog["title"].astype(str).tolist(),
+                               params.embed.compare_texts, params.seed)
+        mine = cmp["runtimes"][embedder.label]
+        metrics["headline"] = {"runtime": embedder.label,
+                               "throughput_ratio_vs_torch": mine["throughput_ratio_vs_torch"],
+                               "mean_cosine_vs_torch": mine["mean_cosine_vs_torch"],
+                               "top10_overlap_vs_torch": mine["top10_overlap_vs_torch"]}
+        metrics["comparison"] = cmp
+        metrics["goals"] = {"mean_cosine_vs_torch": 0.999, "top10_overlap_vs_torch": 0.99,
+                            "throughput_ratio_vs_torch": 2.0, "single_query_p50_ms": 5.0}
+    metrics["stage_wall_s"] = time.perf_counter() - t0
+    metrics["load_average_1m"] = os.getloadavg()[0]
     write_metrics("embed", metrics, seed=params.seed, threads=params.embed.threads, metrics_dir=metrics_dir)
     return metrics
 
@@ -124,7 +145,8 @@ def small_params(seed: int = 42, per_platform: int = 150) -> Params:
 
     counts = {"netflix": per_platform, "prime": per_platform, "disney": per_platform // 3, "hulu": per_platform // 2}
     return load_params(overrides={"seed": seed, "data": {"source": "simulated"},
-                                  "simulated": {"contentCount": counts, "syntheticUsers": 50}})
+                                  "simulated": {"contentCount": counts, "syntheticUsers": 50},
+                                  "embed": {"compare_texts": 0}})
 
 
 def load_processed(processed: str | Path) -> tuple[pd.DataFrame, list[str], np.ndarray]:

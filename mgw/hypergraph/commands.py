@@ -94,9 +94,11 @@ def _search(args: argparse.Namespace) -> int:
         from mgw.search import bench_search
 
         result = bench_search(pipe, p)
-        out = write_metrics("search", result, seed=p.seed, threads=p.embed.threads)
-        print(f"{out}: all but embedding p50 {result['end_to_end_minus_embed']['p50_ms']:.3f} ms wall, "
-              f"{result['end_to_end_minus_embed_thread_cpu']['p50_ms']:.3f} ms thread CPU")
+        out = write_metrics(args.name, result, seed=p.seed, threads=p.embed.threads)
+        h, qps = result["headline"], result["throughput_qps"]
+        print(f"{out}: p50 {h['p50_ms']:.2f} ms, p99 {h['p99_ms']:.2f} ms, all but embedding p50 "
+              f"{h['p50_ms_excluding_embedding']:.3f} ms, query embedding p50 {h['embed_query_p50_ms']:.2f} ms "
+              f"({result['reranker']}); QPS " + ", ".join(f"{k} {v:.0f}" for k, v in qps.items()))
         return 0
     if not args.query:
         raise ValueError("give a QUERY (or --bench)")
@@ -141,5 +143,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--offset", type=int, default=0)
     s.add_argument("--explain", action="store_true", help="per-stage latency breakdown")
     s.add_argument("--processed", default=None, help="folder with catalog.parquet, embeddings.npy, embedding_ids.json")
-    s.add_argument("--bench", action="store_true", help="per-stage latency benchmark → reports/metrics/search.json")
+    s.add_argument("--bench", action="store_true", help="per-stage latency and throughput → reports/metrics/<name>.json")
+    s.add_argument("--name", default="search", help="metrics file name for --bench (e.g. search-real)")
     s.set_defaults(func=_search)

@@ -1,4 +1,5 @@
-"""Swappable ANN indexes behind one interface: `make_index(backend, dim, metric, **build_params)`, `load_index(path)`.
+"""Swappable ANN indexes behind one interface: `make_index(backend, dim, metric, **build_params)`, `load_index(path)`,
+and `from_params(params, dim)`: the one mapping from params.yaml's `index:` section to an index.
 
 Backends: hnswlib, faiss (any index_factory string via factory=...), annoy, exact (ground truth).
 Aliases used by the tuner: faiss-hnsw-flat, faiss-hnsw-sq8 (factory HNSW{M},Flat / HNSW{M},SQ8).
@@ -32,6 +33,34 @@ def make_index(backend: str, dim: int, metric: str = "cosine", **build_params: A
     return BACKENDS[backend](dim, metric, **build_params)
 
 
+def index_spec(index_params: Any, backend: str | None = None) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """`index:` params → (backend, build params, query params). `backend` overrides index.backend and may be a
+    faiss alias (faiss-hnsw-flat, faiss-hnsw-sq8). faiss uses index.factory when set, else HNSW{M},Flat."""
+    ip = index_params
+    name = backend or ip.backend
+    if name in FAISS_ALIASES:
+        name, factory = "faiss", FAISS_ALIASES[name].format(M=ip.M)
+    else:
+        factory = ip.factory or f"HNSW{ip.M},Flat"
+    if name == "hnswlib":
+        return name, {"M": ip.M, "efConstruction": ip.efConstruction}, {"efSearch": ip.efSearch}
+    if name == "faiss":
+        if "HNSW" in factory:
+            return name, {"factory": factory, "efConstruction": ip.efConstruction}, {"efSearch": ip.efSearch}
+        return name, {"factory": factory}, {}
+    if name not in BACKENDS:
+        raise DataError(f"unknown index backend {name!r} (known: {', '.join([*BACKENDS, *FAISS_ALIASES])})")
+    return name, {}, {}
+
+
+def from_params(params: Any, dim: int, backend: str | None = None, metric: str | None = None) -> BaseIndex:
+    """A new, empty index configured from params (index.*, seed): what search, the store and tuning use."""
+    name, build, query = index_spec(params.index, backend)
+    index = make_index(name, dim, metric or params.index.metric, threads=params.index.threads, seed=params.seed,
+                       **build)
+    return index.set_query_params(**query)
+
+
 def load_index(path: str | Path) -> BaseIndex:
     """Load a saved index; checksums are verified first (CorruptFileError on mismatch)."""
     path = Path(path)
@@ -42,4 +71,4 @@ def load_index(path: str | Path) -> BaseIndex:
     return BACKENDS[backend]._from_manifest(path, manifest)
 
 
-__all__ = ["make_index", "load_index", "BaseIndex", "LabelFilter", "FilterPolicy", "BACKENDS"]
+__all__ = ["make_index", "from_params", "index_spec", "load_index", "BaseIndex", "LabelFilter", "FilterPolicy", "BACKENDS"]

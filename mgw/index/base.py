@@ -27,11 +27,13 @@ import numpy as np
 
 from mgw.errors import (CorruptFileError, DataError, DimensionError, DuplicateIdError, NotSupportedError,
                         UnknownIdError)
-from mgw.index.validation import (as_float_array, check_k, check_manifest_name, check_query_params, id_list,
-                                  query_ndim)
+from mgw.index.validation import as_float_array, check_k, check_manifest_name, check_query_params, id_list
 from mgw.reporting import sha256_file
 
 METRICS = ("cosine", "ip", "l2")
+UNIT_TOLERANCE = 1e-5  # |‖v‖² − 1| below this counts as unit-norm (float32 rounding of a normalized vector)
+UNIT_LOW, UNIT_HIGH = 1.0 - UNIT_TOLERANCE, 1.0 + UNIT_TOLERANCE
+F32 = np.dtype(np.float32)
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 
@@ -40,8 +42,9 @@ class LabelFilter:
     """A filter compiled to internal labels once; pass it to `search(filter=...)` to avoid re-mapping
     string ids on every call (use `index.make_filter(ids)`)."""
 
-    def __init__(self, labels: np.ndarray, generation: int):
-        self.labels = np.unique(np.asarray(labels, dtype=np.int64))
+    def __init__(self, labels: np.ndarray, generation: int, unique: bool = False):
+        labels = np.asarray(labels, dtype=np.int64)
+        self.labels = labels if unique else np.unique(labels)
         self.generation = generation  # index mutation counter at compile time
         self.vectors: np.ndarray | None = None  # stored vectors of `labels`, cached by brute-force search
 
@@ -69,7 +72,8 @@ class BaseIndex:
         self.seed = int(seed)
         self.build_params = dict(build_params)
         self.query_params: dict[str, Any] = {}
-        self._ids = np.empty(0, dtype=object)  # label → external id (None once removed)
+        self._id_buf = np.empty(0, dtype=object)  # label → external id (None once removed); grows ×2
+        self._ids = self._id_buf[:0]  # the used part of _id_buf (a view)
         self._label_of: dict[str, int] = {}  # external id → label
         self._built = False
         self._generation = 0
@@ -119,7 +123,8 @@ class BaseIndex:
     # ------------------------------------------------------------------ validation helpers
     def _check_vectors(self, vectors: Any, what: str = "vectors") -> np.ndarray:
         """float32 C-contiguous [n, dim], finite, unit-norm for cosine. Finiteness is checked on the
-        squared norms (NaN/inf anywhere makes them non-finite): one reduction, cheap on the query path."""
+        squared norms (NaN/inf anywhere makes them non-finite): one reduction, cheap on the query path.
+        Rows that are already unit-norm are not copied."""
         x = as_float_array(vectors, what, self.backend)
         if x.ndim == 1:
             x = x[None, :]
@@ -133,25 +138,39 @@ class BaseIndex:
         if self.metric == "cosine":
             if not sq.all():
                 raise DataError(f"{self.backend}: zero vector cannot be used with metric cosine")
-            x = x * (1.0 / np.sqrt(sq))[:, None]
+            if sq.size and np.abs(sq - 1.0).max() > UNIT_TOLERANCE:
+                x = x * (1.0 / np.sqrt(sq))[:, None]
         return x if x.flags.c_contiguous else np.ascontiguousarray(x)
 
-    def _fast_query(self, v: Any) -> np.ndarray | None:
-        """Hot path for one well-formed float32 query (a single dot product checks finiteness and gives the
-        norm); None sends anything unusual through _check_vectors, which raises the proper error."""
-        if type(v) is not np.ndarray or v.dtype != np.float32 or v.shape != (self.dim,):
+    def _fast_query(self, v: np.ndarray) -> np.ndarray | None:
+        """Hot path for one well-formed float32 query: one dot product checks finiteness and gives the norm,
+        and a query that is already unit-norm is used as it is (a view, no copy). None sends anything unusual
+        through _check_vectors, which raises the proper error."""
+        if v.dtype != np.float32 or v.shape != (self.dim,) or not v.flags.c_contiguous:
             return None
         sq = float(v @ v)
         if not math.isfinite(sq) or sq == 0.0:
             return None
-        return (v * (1.0 / math.sqrt(sq)))[None, :] if self.metric == "cosine" else v[None, :]
+        if self.metric == "cosine" and abs(sq - 1.0) > UNIT_TOLERANCE:
+            return (v * (1.0 / math.sqrt(sq)))[None, :]
+        return v[None, :]
+
+    def _query_matrix(self, queries: Any) -> tuple[np.ndarray, bool]:
+        """(validated [nq, dim] queries, whether the caller passed a single 1-D query)."""
+        if type(queries) is np.ndarray and queries.ndim == 1:
+            q = self._fast_query(queries)
+            if q is not None:
+                return q, True
+        x = as_float_array(queries, "queries", self.backend)
+        return self._check_vectors(x, "queries"), x.ndim == 1
 
     def _check_new_ids(self, ids: Any, n: int) -> list[str]:
         ids = id_list(ids, self.backend)
         if len(ids) != n:
             raise DataError(f"{self.backend}: got {n} vectors but {len(ids)} ids")
         if len(set(ids)) != len(ids):
-            dup = next(i for i in ids if ids.count(i) > 1)
+            seen: set[str] = set()
+            dup = next(i for i in ids if i in seen or seen.add(i))
             raise DuplicateIdError(f"{self.backend}: id {dup!r} given more than once")
         clash = [i for i in ids if i in self._label_of]
         if clash:
@@ -159,23 +178,42 @@ class BaseIndex:
                                    f"({len(clash)} clashing ids); use update()")
         return ids
 
-    def _labels_of(self, ids: Iterable[Any]) -> np.ndarray:
-        ids = id_list(ids, self.backend)
-        missing = [i for i in ids if i not in self._label_of]
-        if missing:
+    def _labels_of(self, ids: list[str]) -> np.ndarray:
+        """Labels of existing, distinct ids (UnknownIdError / DuplicateIdError otherwise)."""
+        labels = self.labels_for(ids)
+        if labels.size and labels.min() < 0:
+            missing = [i for i, lab in zip(ids, labels.tolist()) if lab < 0]
             raise UnknownIdError(f"{self.backend}: unknown id {missing[0]!r} ({len(missing)} unknown)")
-        if len(set(ids)) != len(ids):
+        if np.unique(labels).size != labels.size:
             raise DuplicateIdError(f"{self.backend}: ids must be unique")
-        return np.fromiter((self._label_of[i] for i in ids), dtype=np.int64, count=len(ids))
+        return labels
 
     def _assign(self, ids: list[str]) -> np.ndarray:
-        start = self._ids.size
-        labels = np.arange(start, start + len(ids), dtype=np.int64)
-        new = np.empty(len(ids), dtype=object)
-        new[:] = ids
-        self._ids = np.concatenate([self._ids, new])
-        self._label_of.update(zip(ids, labels.tolist()))
+        """Next labels for new ids; the label → id buffer grows geometrically (no copy per add)."""
+        start, end = self._ids.size, self._ids.size + len(ids)
+        if end > self._id_buf.size:
+            buf = np.empty(max(end, 2 * self._id_buf.size, 16), dtype=object)
+            buf[:start] = self._ids
+            self._id_buf = buf
+        self._id_buf[start:end] = ids
+        self._ids = self._id_buf[:end]
+        labels = np.arange(start, end, dtype=np.int64)
+        self._label_of.update(zip(ids, range(start, end)))
         return labels
+
+    def _unassign(self, ids: list[str], start: int) -> None:
+        """Undo `_assign` after the library refused the new vectors."""
+        for i in ids:
+            self._label_of.pop(i, None)
+        self._id_buf[start:self._ids.size] = None
+        self._ids = self._id_buf[:start]
+
+    def _set_ids(self, ids: list[Any]) -> None:
+        """Replace the whole label → id table (build, load); None marks a removed label."""
+        self._id_buf = np.empty(len(ids), dtype=object)
+        self._id_buf[:] = ids
+        self._ids = self._id_buf[:]
+        self._label_of = {i: lab for lab, i in enumerate(ids) if i is not None}
 
     def _mix_hash(self, op: str, payload: bytes) -> None:
         self._data_hash = hashlib.sha256(self._data_hash.encode() + op.encode() + payload).hexdigest()
@@ -187,13 +225,14 @@ class BaseIndex:
         x = self._check_vectors(vectors)
         if x.shape[0] == 0:
             raise DataError(f"{self.backend}: build needs at least one vector")
-        self._ids, self._label_of = np.empty(0, dtype=object), {}
+        self._set_ids([])
         ids = self._check_new_ids(ids, x.shape[0])
         labels = self._assign(ids)
         try:
             self._native_build(x, labels)
         except BaseException:
-            self._ids, self._label_of, self._built = np.empty(0, dtype=object), {}, False
+            self._set_ids([])
+            self._built = False
             raise
         self._built = True
         self._mix_hash("build", x.tobytes() + "\x00".join(ids).encode())
@@ -212,12 +251,12 @@ class BaseIndex:
         ids = self._check_new_ids(ids, x.shape[0])
         if not ids:
             return
-        old_ids, old_map = self._ids, dict(self._label_of)
+        start = self._ids.size
         labels = self._assign(ids)
         try:
             self._native_add(x, labels)
         except BaseException:
-            self._ids, self._label_of = old_ids, old_map
+            self._unassign(ids, start)
             raise
         self._mix_hash("add", x.tobytes() + "\x00".join(ids).encode())
 
@@ -257,11 +296,29 @@ class BaseIndex:
                             f"(known: {', '.join(self.query_param_names + ('threads',))})")
         kw = check_query_params(kw, self.backend)
         if "threads" in kw:
-            self.threads = int(kw.pop("threads"))
+            self.threads = kw.pop("threads")
         self.query_params.update(kw)
         if self._built:
             self._native_apply_query_params()
         return self
+
+    # ------------------------------------------------------------------ ids ↔ labels (for callers that cache)
+    @property
+    def generation(self) -> int:
+        """Mutation counter: labels and compiled filters taken at another generation may be stale."""
+        return self._generation
+
+    def labels_for(self, ids: Iterable[Any]) -> np.ndarray:
+        """Internal labels (int64) of external ids, -1 for ids not in the index. Callers that search the same
+        id sets often map them once and pass `label_filter(labels)` per search."""
+        get = self._label_of.get
+        ids = id_list(ids, self.backend)
+        return np.fromiter((get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
+
+    def label_filter(self, labels: np.ndarray, unique: bool = False) -> LabelFilter:
+        """A compiled filter from labels taken at the current generation (`unique=True`: the caller
+        guarantees no repeats, which skips a sort)."""
+        return LabelFilter(labels, self._generation, unique=unique)
 
     def make_filter(self, allowed: Any) -> LabelFilter:
         """Compile an allowed-id set (or callable id→bool) to labels once, for repeated searches.
@@ -271,32 +328,36 @@ class BaseIndex:
         if callable(allowed):
             live = np.flatnonzero(self._ids != None)  # noqa: E711  (object array comparison)
             labels = [lab for lab in live.tolist() if allowed(self._ids[lab])]
-        else:
-            if isinstance(allowed, (str, bytes)):
-                raise DataError(f"{self.backend}: filter must be a collection of ids or a callable, got a string")
-            get = self._label_of.get
-            labels = [lab for lab in (get(str(i)) for i in allowed) if lab is not None]
-        return LabelFilter(np.asarray(labels, dtype=np.int64), self._generation)
+            return LabelFilter(np.asarray(labels, dtype=np.int64), self._generation)
+        if isinstance(allowed, (str, bytes)):
+            raise DataError(f"{self.backend}: filter must be a collection of ids or a callable, got a string")
+        labels = self.labels_for(allowed)
+        return LabelFilter(labels[labels >= 0], self._generation)
 
     def search(self, queries: Any, k: int, filter: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """k nearest neighbours. 1-D query → (ids[k], scores[k]); 2-D → (ids[nq,k], scores[nq,k]).
 
         `filter`: an iterable/set of allowed external ids, a callable id→bool (evaluated once per live id
-        per call), or a `make_filter()` result. With a filter, fewer than k results come back only when
-        fewer than k ids match: 1-D results are then shorter, 2-D rows are padded with id None and
-        score NaN."""
-        single = query_ndim(queries, self.backend) == 1
-        q = self._fast_query(queries) if single else None
-        if q is None:
-            q = self._check_vectors(queries, "queries")
-        n = len(self)
+        per call), or a `make_filter()` / `label_filter()` result. With a filter, fewer than k results come
+        back only when fewer than k ids match: 1-D results are then shorter, 2-D rows are padded with id None
+        and score NaN.
+
+        The unfiltered paths are kept lean on purpose (the benchmark compares them with the raw library call):
+        one validation pass, one library call for the whole batch, one gather from the label → id array."""
+        if filter is None and type(k) is int and type(queries) is np.ndarray and queries.ndim == 1:
+            hit = self._search_one(queries, k)
+            if hit is not None:
+                return hit
+        q, single = self._query_matrix(queries)
+        n = len(self._label_of)
         if n == 0:
             raise DataError(f"{self.backend}: search on an empty index")
-        k = check_k(k, n, self.backend)
+        if type(k) is not int or not 0 < k <= n:
+            k = check_k(k, n, self.backend)
         if filter is None:
             labels, raw = self._native_search(q, k)
             scores = self._to_score(raw)
-            if labels.dtype != np.uint64 and labels.min() < 0:  # fewer than k came back (deletions, budget)
+            if labels.dtype != np.uint64 and labels[:, -1].min() < 0:  # fewer than k came back (padding is last)
                 from mgw.index.filtered import fill_missing
 
                 labels, scores = fill_missing(self, q, k, labels, scores, None)
@@ -304,7 +365,7 @@ class BaseIndex:
             from mgw.index.filtered import filtered_search
 
             labels, scores = filtered_search(self, q, k, self.make_filter(filter))
-        if labels.dtype == np.uint64 or labels.min() >= 0:  # no padding: plain gather
+        if labels.dtype == np.uint64 or labels[:, -1].min() >= 0:  # no padding: plain gather
             ids = self._ids[labels]
             return (ids[0], scores[0]) if single else (ids, scores)
         ids = self._map_ids(labels)
@@ -312,6 +373,29 @@ class BaseIndex:
             keep = labels[0] >= 0
             return ids[0][keep], scores[0][keep]
         return ids, scores
+
+    def _search_one(self, v: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The single-query fast path: a well-formed float32 query, a valid k, a full result. It returns None
+        for anything else (wrong dtype/shape, NaN, zero norm, bad k, fewer than k found), and the general path
+        then raises the proper error or completes the result."""
+        if v.dtype is not F32 or v.shape[0] != self.dim or not 0 < k <= len(self._label_of) \
+                or not v.flags.c_contiguous:
+            return None
+        sq = float(v.dot(v))
+        if not UNIT_LOW <= sq <= UNIT_HIGH:  # not unit-norm: finite and non-zero?
+            if not math.isfinite(sq) or sq == 0.0:
+                return None
+            if self.metric == "cosine":
+                v = v * (1.0 / math.sqrt(sq))
+        labels, scores = self._native_search_one(v, k)
+        if labels[-1] < 0:  # fewer than k came back (padding is last)
+            return None
+        return self._ids.take(labels), scores
+
+    def _native_search_one(self, v: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """One query [dim] → (labels [k], mgw scores [k]); adapters override it to skip the 2-D detour."""
+        labels, raw = self._native_search(v[None, :], k)
+        return labels[0], self._to_score(raw)[0]
 
     def _map_ids(self, labels: np.ndarray) -> np.ndarray:
         labels = np.asarray(labels, dtype=np.int64)
@@ -392,10 +476,7 @@ class BaseIndex:
                     seed=manifest.get("seed", 42), **manifest["build_params"])
         files = [f for f in manifest["files"] if f != "ids.json"]
         try:
-            ids = json.loads((path / "ids.json").read_text())
-            index._ids = np.empty(len(ids), dtype=object)
-            index._ids[:] = ids
-            index._label_of = {i: lab for lab, i in enumerate(ids) if i is not None}
+            index._set_ids(json.loads((path / "ids.json").read_text()))
             index._native_load(path, files)
         except (ValueError, RuntimeError, OSError) as e:
             raise CorruptFileError(f"{cls.backend}: cannot load index from {path}: {e}") from e

@@ -27,29 +27,52 @@ class ExactIndex(BaseIndex):
     def _native_build(self, vectors, labels):
         self.vectors = vectors.copy()
         self.alive = np.ones(len(labels), dtype=bool)
+        self._pool = None
 
     def _native_add(self, vectors, labels):
         self.vectors = np.concatenate([self.vectors, vectors])
         self.alive = np.concatenate([self.alive, np.ones(len(labels), dtype=bool)])
+        self._pool = None
 
     def _native_remove(self, labels):
         self.alive[labels] = False
+        self._pool = None
 
     def _native_update(self, vectors, labels):
         self.vectors[labels] = vectors
+        self._pool = None
+
+    def _live(self) -> tuple[np.ndarray | None, np.ndarray]:
+        """(live labels or None when every label is live, the matrix to scan): kept between searches."""
+        if self._pool is None:
+            pool = None if self.alive.all() else np.flatnonzero(self.alive)
+            self._pool = (pool, self.vectors if pool is None else self.vectors[pool])
+        return self._pool
 
     def _native_search(self, queries, k, labels=None, threads=None):
         from mgw.index.filtered import _topk
 
-        pool = np.flatnonzero(self.alive) if labels is None else labels
+        if labels is None:
+            pool, x = self._live()
+        else:
+            pool, x = labels, self.vectors[labels]
+        if len(queries) == 1 and self.metric != "l2":  # one query: a gemv and a partial sort of one row
+            s = x @ queries[0]
+            m = min(k, s.size)
+            top = np.argpartition(s, s.size - m)[s.size - m:] if m < s.size else np.arange(s.size)
+            top = top[np.argsort(-s[top], kind="stable")]
+            found = np.full((1, k), -1, dtype=np.int64)
+            scores = np.full((1, k), np.nan, dtype=np.float32)
+            found[0, :m] = top if pool is None else pool[top]
+            scores[0, :m] = s[top]
+            return found, scores
         found = np.full((len(queries), k), -1, dtype=np.int64)
         scores = np.full((len(queries), k), np.nan, dtype=np.float32)
-        x = self.vectors if (labels is None and self.alive.all()) else self.vectors[pool]
         for s in range(0, len(queries), CHUNK):
             sc = self._exact_scores(queries[s:s + CHUNK], x)
             cols = _topk(sc, k, self.higher_is_better)
             m = cols.shape[1]
-            found[s:s + CHUNK, :m] = pool[cols]
+            found[s:s + CHUNK, :m] = cols if pool is None else pool[cols]
             scores[s:s + CHUNK, :m] = np.take_along_axis(sc, cols, 1)
         return found, scores
 
@@ -64,6 +87,7 @@ class ExactIndex(BaseIndex):
     def _native_load(self, directory: Path, files):
         self.vectors = np.load(directory / "vectors.npy")
         self.alive = np.load(directory / "alive.npy")
+        self._pool = None
         if self.vectors.shape != (len(self._ids), self.dim):
             raise ValueError(f"vectors.npy has shape {self.vectors.shape}, expected ({len(self._ids)}, {self.dim})")
 

@@ -107,6 +107,11 @@ class FaissIndex(BaseIndex):
             del params, sel
         return found, dist
 
+    def _native_search_one(self, v, k):
+        faiss.omp_set_num_threads(self.threads)
+        dist, found = self.index.search(v[None, :], k)  # the raw baseline's call
+        return found[0], (np.sqrt(np.maximum(dist[0], 0)) if self.metric == "l2" else dist[0])
+
     def _to_score(self, raw):
         return np.sqrt(np.maximum(raw, 0)) if self.metric == "l2" else raw
 

@@ -42,12 +42,15 @@ class HnswIndex(BaseIndex):
     def _native_build(self, vectors, labels):
         self.index = self._new(len(labels))
         self.index.add_items(vectors, labels, num_threads=self.threads)
+        self._dense = None
 
     def _native_add(self, vectors, labels):
         need = self.index.get_current_count() + len(labels)
         if need > self.index.get_max_elements():
             self.index.resize_index(max(need, int(self.index.get_max_elements() * 1.5)))
         self.index.add_items(vectors, labels, num_threads=self.threads)
+        if self._dense is not None:
+            self._dense = np.concatenate([self._dense, np.asarray(vectors, np.float32)])
 
     def _native_remove(self, labels):
         for lab in labels.tolist():
@@ -55,6 +58,8 @@ class HnswIndex(BaseIndex):
 
     def _native_update(self, vectors, labels):
         self.index.add_items(vectors, labels, num_threads=self.threads)
+        if self._dense is not None:
+            self._dense[labels] = vectors
 
     def _native_apply_query_params(self):
         self.index.set_ef(int(self.query_params["efSearch"]))
@@ -66,7 +71,9 @@ class HnswIndex(BaseIndex):
             allowed = set(labels.tolist())
             flt, threads = allowed.__contains__, 1  # Python callback: keep it on one thread (GIL)
         try:
-            return self.index.knn_query(queries, k=k, num_threads=threads, filter=flt)  # labels uint64
+            if flt is None:  # the benchmark's raw baseline makes this very call
+                return self.index.knn_query(queries, k, threads)  # labels uint64
+            return self.index.knn_query(queries, k, threads, flt)
         except RuntimeError:  # fewer than k reachable results in some row: go row by row, pad with -1
             found = np.full((len(queries), k), -1, dtype=np.int64)
             dist = np.full((len(queries), k), np.nan, dtype=np.float32)
@@ -80,17 +87,33 @@ class HnswIndex(BaseIndex):
                         continue
             return found, dist
 
+    def _native_search_one(self, v, k):
+        labels, dist = self.index.knn_query(v, k, self.threads)  # the raw baseline's call
+        d = dist[0]
+        if self.metric != "l2":
+            return labels[0], np.subtract(1.0, d, out=d)
+        return labels[0], np.sqrt(np.maximum(d, 0, out=d), out=d)
+
     def _to_score(self, raw):
         return 1.0 - raw if self.metric != "l2" else np.sqrt(np.maximum(raw, 0))
 
     def _native_vectors(self, labels):
-        return np.asarray(self.index.get_items(labels, return_type="numpy"), dtype=np.float32)
+        """Stored vectors by label from a dense copy made on first use (hnswlib's get_items costs ~10 µs per
+        item, which made brute force over a filtered subset cost milliseconds); kept in sync by add/update."""
+        if self._dense is None:
+            every = np.arange(len(self._ids), dtype=np.int64)
+            self._dense = np.concatenate([np.asarray(self.index.get_items(every[s:s + 4096], return_type="numpy"),
+                                                     dtype=np.float32).reshape(-1, self.dim)
+                                          for s in range(0, max(len(every), 1), 4096)]) if len(every) else \
+                np.zeros((0, self.dim), np.float32)
+        return self._dense[labels]
 
     def _native_save(self, directory: Path):
         self.index.save_index(str(directory / "index.bin"))
         return ["index.bin"]
 
     def _native_load(self, directory: Path, files):
+        self._dense = None
         self.index = hnswlib.Index(space=SPACE[self.metric], dim=self.dim)
         self.index.load_index(str(directory / "index.bin"), max_elements=max(len(self._ids), 1))
         if self.index.get_current_count() != len(self._ids):

@@ -21,6 +21,7 @@ from mgw.store.backend import Backend
 from mgw.store.content import ContentStore
 from mgw.store.crash import run_concurrency_test
 from mgw.store.metrics_archive import DAY, MetricsArchive
+from mgw.store.stores import index_backend
 from mgw.store.querylog import QueryLog
 
 SEED_CLAIMS = {"batch_inserts_per_s": 207_731}  # seed §5.2 / bench issue: RuVector batch insert claim
@@ -42,17 +43,13 @@ def backend_spec(params: Params) -> str:
     return params.store.backend or params.index.backend
 
 
-def _build_kw(params: Params, backend: str) -> dict[str, Any]:
-    from mgw.store.stores import index_build_params
-
-    return index_build_params(params, backend)
 
 
 def throughput(params: Params, workdir: Path, vectors: np.ndarray, backend: str) -> dict[str, Any]:
     """Rows/s inserting `vectors` in batches: ContentStore transactions vs `index.add` on the raw index."""
     batch = params.store.bench_batch
     threads = params.index.threads
-    be = Backend.resolve(backend, **_build_kw(params, backend))
+    be = Backend.resolve(index_backend(params, backend))
     n = len(vectors)
     ids = [f"r{i}" for i in range(n)]
     docs = [{"entity_id": i, "title": i, "type": "movie", "genres": ["drama"]} for i in ids]
@@ -185,10 +182,9 @@ def run_storage_benchmark(params: Params, runs: int | None = None, items: int | 
         d = Path(d)
         result: dict[str, Any] = {"backend": backend, "vectors": source}
         result["crash"] = crash(params, d, backend, runs)
-        conc_kw = _build_kw(params, backend)
         result["concurrency"] = run_concurrency_test(
             d / "conc", readers=params.store.concurrency_readers, seconds=params.store.concurrency_seconds,
-            backend=Backend.resolve(backend, **conc_kw), seed=params.seed)
+            backend=Backend.resolve(index_backend(params, backend)), seed=params.seed)
         result["concurrency"]["backend"] = backend
         result["throughput"] = throughput(params, d, vectors, backend)
         result["metrics_archive"] = archive_demo(params, d)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mgw.config import ROOT, Params
+from mgw.store.backend import Backend
 from mgw.store.content import ContentStore
 from mgw.store.crypto import Cipher, load_key
 from mgw.store.exact_scan import scan_tree
@@ -33,13 +34,11 @@ def key_path(params: Params) -> Path | None:
 
 def content_store(params: Params, root: Path | None = None, backend: Any = None, **kw: Any) -> ContentStore:
     s, ix = params.store, params.index
-    backend = backend or s.backend or ix.backend
-    build = index_build_params(params, backend)
     return ContentStore(root or store_root(params) / "content", dim=params.embed.dim,
-                        backend=backend, metric=ix.metric, snapshot_dir=s.snapshot_dir,
-                        max_snapshots=s.maxSnapshots, max_age_s=s.maxAgeHours * 3600,
+                        backend=index_backend(params, backend or s.backend or ix.backend), metric=ix.metric,
+                        snapshot_dir=s.snapshot_dir, max_snapshots=s.maxSnapshots, max_age_s=s.maxAgeHours * 3600,
                         persist_interval_s=s.persistIntervalS if s.autoPersist else None,
-                        compact_min=s.compact_min, compact_ratio=s.compact_ratio, **build, **kw)
+                        compact_min=s.compact_min, compact_ratio=s.compact_ratio, **kw)
 
 
 def restore_content(params: Params, name: str | None = None) -> dict[str, Any]:
@@ -58,16 +57,14 @@ def restore_content(params: Params, name: str | None = None) -> dict[str, Any]:
         return {**store.restore(name), **out}
 
 
-def index_build_params(params: Params, backend: Any) -> dict[str, Any]:
-    """Build params from `index:` for an `mgw.index` backend name; none for a Backend object or "module:fn"."""
-    if not isinstance(backend, str) or ":" in backend:
-        return {}
-    kw: dict[str, Any] = {"threads": params.index.threads, "seed": params.seed}
-    if backend == "hnswlib":
-        kw.update(M=params.index.M, efConstruction=params.index.efConstruction)
-    elif backend.startswith("faiss-hnsw"):
-        kw.update(M=params.index.M)
-    return kw
+def index_backend(params: Params, spec: Any) -> Any:
+    """An `mgw.index` backend name (or faiss alias) → a Backend whose indexes come from `mgw.index.from_params`
+    (so index.M, efConstruction, efSearch, factory and threads apply); a Backend or "module:fn" spec as is."""
+    if not isinstance(spec, str) or ":" in spec:
+        return spec
+    from mgw.index import from_params, load_index
+
+    return Backend(spec, lambda dim, metric: from_params(params, dim, backend=spec, metric=metric), load_index)
 
 
 @dataclass

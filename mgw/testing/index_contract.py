@@ -206,6 +206,29 @@ class IndexContract:
         with pytest.raises(DataError):
             index.set_query_params(no_such_param=1)
 
+    def test_wrong_types_are_typed_errors(self, index, data):
+        """Values of the wrong type are refused with a DataError, never coerced or iterated."""
+        x, ids, q = data
+        for k in (2.5, "3", True, None):
+            with pytest.raises(DataError):
+                index.search(q[0], k)
+        assert len(index.search(q[0], np.int64(3))[0]) == 3  # numpy ints are ints
+        for bad in ("abc", [[1.0, 2.0], [3.0]], [["a"] * DIM]):
+            with pytest.raises(DataError):
+                index.search(bad, 3)
+        with pytest.raises(DataError):
+            self.make().build([[0.0] * DIM, [1.0]], ["r1", "r2"])  # ragged
+        for name in index.capabilities()["query_params"]:
+            for value in (0 if name != "search_k" else -2, 1.5, "10", True):
+                with pytest.raises(DataError):
+                    index.set_query_params(**{name: value})
+        with pytest.raises(DataError):
+            index.set_query_params(threads=0)
+        if index.capabilities()["remove"]:
+            with pytest.raises(DataError):
+                index.remove(ids[0])  # a string is one id, not a list of characters
+        assert len(index) == N
+
     # ---------------------------------------------------------------- persistence
     def test_save_load_roundtrip(self, index, data, tmp_path):
         x, ids, q = data

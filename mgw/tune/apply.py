@@ -11,21 +11,22 @@ from typing import Any
 
 from mgw.config import DEFAULT_PARAMS, IndexParams, load_params
 from mgw.errors import NotSupportedError
+from mgw.index import index_spec
 from mgw.tune import harness
 
 
 def index_settings(config: dict[str, Any]) -> dict[str, Any]:
-    """Chosen tuning config → `index.*` keys. faiss variants need an index-factory field in IndexParams."""
-    lib, factory = harness.BACKENDS[config["backend"]]
+    """Chosen tuning config → `index.*` keys. They are checked through `mgw.index.index_spec` (the one
+    params → index mapping): the written keys must describe exactly the index the tuner built."""
+    lib, _ = harness.BACKENDS[config["backend"]]
     out: dict[str, Any] = {"backend": lib, "M": int(config["M"]), "efConstruction": int(config["efConstruction"]),
                            "efSearch": int(config["efSearch"])}
-    if factory is not None:
-        field = next((f for f in ("factory", "faiss_factory", "index_factory") if f in IndexParams.model_fields),
-                     None)
-        if field is None:
-            raise NotSupportedError(f"cannot apply {config['backend']}: params.yaml index: has no faiss "
-                                    f"index-factory key; set index manually to {factory.format(M=config['M'])}")
-        out[field] = factory.format(M=config["M"])
+    tuned = index_spec(IndexParams(**out), config["backend"])
+    if "factory" in tuned[1]:
+        out["factory"] = tuned[1]["factory"]
+    if index_spec(IndexParams(**out)) != tuned:
+        raise NotSupportedError(f"cannot express {config} in params.yaml index: (it maps to "
+                                f"{index_spec(IndexParams(**out))}, the tuner built {tuned})")
     return out
 
 

@@ -15,13 +15,11 @@ import numpy as np
 
 from mgw.config import ROOT
 from mgw.errors import DataError
+from mgw.index import FAISS_ALIASES
 
-# Tuning backends → (mgw.index backend, faiss index_factory template or None).
-BACKENDS: dict[str, tuple[str, str | None]] = {
-    "hnswlib": ("hnswlib", None),
-    "faiss-hnsw-flat": ("faiss", "HNSW{M},Flat"),
-    "faiss-hnsw-sq8": ("faiss", "HNSW{M},SQ8"),
-}
+# Tuning backends → (mgw.index backend, faiss index_factory template or None); the templates are mgw.index's.
+BACKENDS: dict[str, tuple[str, str | None]] = {"hnswlib": ("hnswlib", None),
+                                               **{alias: ("faiss", t) for alias, t in FAISS_ALIASES.items()}}
 
 
 @dataclass
