@@ -49,6 +49,17 @@ class AnnoyIndex(BaseIndex):
             found[i, :len(f)], dist[i, :len(d)] = f, d
         return found, dist
 
+    def _native_search_one(self, v, k):
+        found, dist = self.index.get_nns_by_vector(v, k, int(self.query_params["search_k"]), True)
+        if len(found) < k:  # the forest gave fewer: the general path pads and completes
+            return super()._native_search_one(v, k)
+        d = np.asarray(dist, dtype=np.float32)
+        if self.metric == "cosine":  # 1 - d²/2, in place
+            np.multiply(d, d, out=d)
+            d *= -0.5
+            d += 1.0
+        return np.asarray(found, dtype=np.int64), d
+
     def _to_score(self, raw):
         return 1.0 - raw * raw / 2.0 if self.metric == "cosine" else raw
 

@@ -57,15 +57,8 @@ class ExactIndex(BaseIndex):
         else:
             pool, x = labels, self.vectors[labels]
         if len(queries) == 1 and self.metric != "l2":  # one query: a gemv and a partial sort of one row
-            s = x @ queries[0]
-            m = min(k, s.size)
-            top = np.argpartition(s, s.size - m)[s.size - m:] if m < s.size else np.arange(s.size)
-            top = top[np.argsort(-s[top], kind="stable")]
-            found = np.full((1, k), -1, dtype=np.int64)
-            scores = np.full((1, k), np.nan, dtype=np.float32)
-            found[0, :m] = top if pool is None else pool[top]
-            scores[0, :m] = s[top]
-            return found, scores
+            found, scores = self._one(queries[0], k, pool, x)
+            return found[None], scores[None]
         found = np.full((len(queries), k), -1, dtype=np.int64)
         scores = np.full((len(queries), k), np.nan, dtype=np.float32)
         for s in range(0, len(queries), CHUNK):
@@ -75,6 +68,24 @@ class ExactIndex(BaseIndex):
             found[s:s + CHUNK, :m] = cols if pool is None else pool[cols]
             scores[s:s + CHUNK, :m] = np.take_along_axis(sc, cols, 1)
         return found, scores
+
+    def _one(self, v, k, pool, x):
+        """Top k of one query by inner product (ranked), padded with -1 / NaN when fewer than k exist."""
+        s = x @ v
+        m = min(k, s.size)
+        top = np.argpartition(s, s.size - m)[s.size - m:] if m < s.size else np.arange(s.size)
+        top = top[np.argsort(-s[top], kind="stable")]
+        labels, scores = (top if pool is None else pool[top]), s[top]
+        if m < k:
+            labels = np.concatenate([labels, np.full(k - m, -1, dtype=np.int64)])
+            scores = np.concatenate([scores, np.full(k - m, np.nan, dtype=np.float32)])
+        return labels, scores
+
+    def _native_search_one(self, v, k):
+        if self.metric == "l2":
+            return super()._native_search_one(v, k)
+        pool, x = self._live()
+        return self._one(v, k, pool, x)
 
     def _native_vectors(self, labels):
         return self.vectors[labels]
