@@ -88,7 +88,10 @@ class HnswIndex(BaseIndex):
             return found, dist
 
     def _native_search_one(self, v, k):
-        labels, dist = self.index.knn_query(v, k, self.threads)  # the raw baseline's call
+        try:
+            labels, dist = self.index.knn_query(v, k, self.threads)  # the raw baseline's call
+        except RuntimeError:  # fewer than k reachable: the general path searches row by row and completes
+            return np.full(k, -1, dtype=np.int64), np.full(k, np.nan, dtype=np.float32)
         d = dist[0]
         if self.metric != "l2":
             return labels[0], np.subtract(1.0, d, out=d)
@@ -99,13 +102,16 @@ class HnswIndex(BaseIndex):
 
     def _native_vectors(self, labels):
         """Stored vectors by label from a dense copy made on first use (hnswlib's get_items costs ~10 µs per
-        item, which made brute force over a filtered subset cost milliseconds); kept in sync by add/update."""
+        item, which made brute force over a filtered subset cost milliseconds); kept in sync by add/update.
+        Rows of removed labels stay zero (hnswlib no longer returns them; no search asks for them)."""
         if self._dense is None:
-            every = np.arange(len(self._ids), dtype=np.int64)
-            self._dense = np.concatenate([np.asarray(self.index.get_items(every[s:s + 4096], return_type="numpy"),
-                                                     dtype=np.float32).reshape(-1, self.dim)
-                                          for s in range(0, max(len(every), 1), 4096)]) if len(every) else \
-                np.zeros((0, self.dim), np.float32)
+            dense = np.zeros((len(self._ids), self.dim), dtype=np.float32)
+            live = np.flatnonzero(self._ids != None)  # noqa: E711  (object array comparison)
+            for s in range(0, live.size, 4096):
+                part = live[s:s + 4096]
+                dense[part] = np.asarray(self.index.get_items(part, return_type="numpy"),
+                                         dtype=np.float32).reshape(-1, self.dim)
+            self._dense = dense
         return self._dense[labels]
 
     def _native_save(self, directory: Path):
