@@ -89,6 +89,19 @@ def test_measure_pair_interleaves_and_sees_a_slower_callable():
     r = measure_pair(fast, slow, q, runs=2, warmup=0)
     assert r["a"]["qps"] > 2 * r["b"]["qps"] and len(r["a"]["latencies_ns"]) == 40
     assert calls[:4] == ["b", "a", "a", "b"] and calls[80:84] == ["a", "b", "b", "a"]  # alternating order
+    assert r["ratio"] > 2 and r["ratio_best"] > 2 and len(r["ratio_rounds"]) == 2
+
+
+def test_measure_batch_pair_alternates_whole_sets_and_takes_the_median_round():
+    from mgw.bench.runner import measure_batch_pair
+
+    q = np.zeros((30, 4), np.float32)
+    calls = []
+    fast = lambda v: calls.append(("a", len(v)))  # noqa: E731
+    slow = lambda v: (calls.append(("b", len(v))), time.sleep(0.003))  # noqa: E731
+    r = measure_batch_pair(fast, slow, q, runs=3)
+    assert [c for c, _ in calls] == ["a", "b", "a", "b", "b", "a", "a", "b"] and {n for _, n in calls} == {30}
+    assert r["ratio"] > 2 and r["a"] > r["b"] and len(r["ratio_rounds"]) == 3
 
 
 def test_measure_qps_modes():
@@ -107,6 +120,8 @@ def test_bench_config_measures_recall_and_raw_ratio(small_ds, tmp_path):
     rows, lats, index = bench_config(small_ds, cfg, runs=1, threads=1, cache_dir=tmp_path)
     assert len(rows) == 2 and rows[1]["recall"] >= rows[0]["recall"] and rows[1]["recall"] > 0.9
     assert rows[1]["ratio_qps_single"] > 0 and "ratio_qps_single" not in rows[0]
+    assert rows[1]["ratio_qps_batch_1t"] > 0 and rows[1]["ratio_qps_batch"] > 0
+    assert len(json.loads(rows[1]["ratio_qps_single_rounds"])) == 7
     assert rows[0]["insert_per_s"] > 0 and rows[0]["bytes_per_vector"] > 384
     again, info = get_or_build(small_ds, cfg, threads=1, cache_dir=tmp_path)
     assert info["cached"] and len(again) == len(small_ds.train)

@@ -119,7 +119,9 @@ class FaissIndex(BaseIndex):
         return faiss.SearchParameters(sel=sel)
 
     def _native_search(self, queries, k, labels=None, threads=None):
-        set_omp_threads(threads or self.threads)
+        n = threads or self.threads  # a batch always sets the pool: its cost is nothing next to the search
+        faiss.omp_set_num_threads(n)
+        _omp_threads[0] = n
         if labels is None:
             dist, found = self.index.search(queries, k)
         else:
