@@ -280,3 +280,28 @@ def test_gat_keeps_its_scan_when_the_index_holds_other_items_or_vectors():
     shuffled = make_index("exact", x.shape[1], "cosine").build(x[::-1].copy(), gat.item_ids)
     assert not GatAdapter(gat).use_index(shuffled)
     assert gat._item_search is None
+
+
+def test_gat_item_search_effect_times_index_and_scan_and_restores(pipe):
+    import torch
+
+    from mgw.rerank.inference import NodeCache, Reranker
+    from mgw.rerank.model import GATReranker
+    from mgw.search import GatAdapter
+    from mgw.search.bench import gat_item_search_effect
+
+    ids = pipe.index.ids()
+    torch.manual_seed(0)
+    n = len(ids)
+    vec = pipe.index._native_vectors(np.arange(n))  # the index's own (unit-norm) vectors, in id order
+    gat = Reranker(GATReranker(DIM, 16, heads=8, dropout=0.1), ids,
+                   NodeCache(torch.from_numpy(vec), torch.randn(n, 16), torch.randn(n, 16)), ["u0"],
+                   torch.randn(1, 16), np.ones(n))
+    ad = GatAdapter(gat)
+    assert ad.use_index(pipe.index)
+    nearest = gat._item_search
+    r = gat_item_search_effect(pipe.replace(reranker=ad), ["space robots", "village baking on netflix"], rounds=2)
+    assert r["queries"] == 2 and r["rerank_p50_ms_index"] > 0 and r["rerank_p50_ms_scan"] > 0
+    assert 0 <= r["identical_top10_pages"] <= 1  # this catalog's many equal vectors make the top 20 a tie
+    assert gat._item_search is nearest
+    assert gat_item_search_effect(pipe, ["space robots"]) is None  # utility reranker: nothing to compare
