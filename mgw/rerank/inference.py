@@ -61,12 +61,24 @@ def _gat_params(conv) -> dict:
             "heads": conv.heads, "slope": conv.negative_slope}
 
 
-def _gat_one(p: dict, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """One GATConv (concat heads, eval mode) for a single destination node fed by every row of src."""
+def _project(p: dict, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(x W [n, H, C], its source attention logits [n, H]) — what a GATConv computes per source node."""
+    xs = (x @ p["W"].T).reshape(len(x), p["heads"], -1)
+    return np.ascontiguousarray(xs), np.ascontiguousarray((xs * p["att_src"]).sum(-1))
+
+
+def _gat_one(p: dict, src: np.ndarray, dst: np.ndarray, items: tuple[np.ndarray, np.ndarray] | None = None
+             ) -> np.ndarray:
+    """One GATConv (concat heads, eval mode) for a single destination node fed by every row of src; `items`
+    = precomputed `_project` rows of src[1:] (then only the first source row, the node itself, is projected)."""
     H = p["heads"]
-    xs = (src @ p["W"].T).reshape(len(src), H, -1)
     xd = (dst @ p["W"].T).reshape(1, H, -1)
-    logits = (xs * p["att_src"]).sum(-1) + (xd * p["att_dst"]).sum(-1)  # [n, H]
+    if items is None:
+        xs, a_src = _project(p, src)
+    else:
+        xs = np.concatenate([xd, items[0]])
+        a_src = np.concatenate([(xd * p["att_src"]).sum(-1), items[1]])
+    logits = a_src + (xd * p["att_dst"]).sum(-1)  # [n, H]
     logits = np.where(logits > 0, logits, p["slope"] * logits)
     a = np.exp(logits - logits.max(0))
     a /= a.sum(0)
@@ -102,6 +114,10 @@ class Reranker:
         self._w = float(model.sim_weight.detach())
         self._item_h1 = cache.item_h1.numpy()
         self._conv1, self._conv2 = _gat_params(model.conv1), _gat_params(model.conv2)
+        # per-item projections and source attention logits of both layers, computed once: a pseudo-history of
+        # 20 items then costs two gathers instead of two [21 × d] × [d × H] products per query
+        self._proj1 = _project(self._conv1, self._item_x)
+        self._proj2 = _project(self._conv2, self._item_h1)
         self._skip_w = model.skip.weight.detach().numpy()
         self._skip_b = model.skip.bias.detach().numpy()
         self._w_pop = float(model.pop_weight.detach())
@@ -157,10 +173,10 @@ class Reranker:
         """GATReranker.user_from_history for one user, in numpy: for ~20 neighbours torch's per-op overhead
         (and thread synchronisation on a busy machine) costs far more than the arithmetic."""
         u_x = pref[None]
-        src_x = np.vstack([u_x, self._item_x[items]])
-        u1 = _elu(_gat_one(self._conv1, src_x, u_x))
-        src_h = np.vstack([u1, self._item_h1[items]])
-        return _gat_one(self._conv2, src_h, u1)[0] + u_x[0] @ self._skip_w.T + self._skip_b
+        items = np.asarray(items)
+        u1 = _elu(_gat_one(self._conv1, None, u_x, (self._proj1[0][items], self._proj1[1][items])))
+        return (_gat_one(self._conv2, None, u1, (self._proj2[0][items], self._proj2[1][items]))[0]
+                + u_x[0] @ self._skip_w.T + self._skip_b)
 
     def update_user(self, user_id: str, item_ids: list[str], weights: list[float]) -> None:
         """Recompute a user's state from its (new) history without retraining (seed §4.3.2)."""
