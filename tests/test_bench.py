@@ -121,7 +121,7 @@ def test_bench_config_measures_recall_and_raw_ratio(small_ds, tmp_path):
     assert len(rows) == 2 and rows[1]["recall"] >= rows[0]["recall"] and rows[1]["recall"] > 0.9
     assert rows[1]["ratio_qps_single"] > 0 and "ratio_qps_single" not in rows[0]
     assert rows[1]["ratio_qps_batch_1t"] > 0 and rows[1]["ratio_qps_batch"] > 0
-    assert len(json.loads(rows[1]["ratio_qps_single_rounds"])) == 7
+    assert len(json.loads(rows[1]["ratio_qps_single_rounds"])) == 7 and rows[1]["ratio_qps_single_median_round"] > 0
     assert rows[0]["insert_per_s"] > 0 and rows[0]["bytes_per_vector"] > 384
     again, info = get_or_build(small_ds, cfg, threads=1, cache_dir=tmp_path)
     assert info["cached"] and len(again) == len(small_ds.train)

@@ -189,11 +189,11 @@ def measure_pair(one_a: Callable[[np.ndarray], Any], one_b: Callable[[np.ndarray
                  runs: int = 7, warmup: int = 50) -> dict[str, Any]:
     """Single-query latency of two callables measured interleaved, so both see the same machine load: in each
     round every query goes once through each, a and b alternate which goes first, and at any moment they work
-    on queries half the set apart (neither warms the other's cache). Two estimates of b's time over a's:
-    `ratio` = the median over rounds of Σ b / Σ a within the round (load that lasts a round hits both sides
-    alike and cancels), and `ratio_best` from each query's best latency over the rounds (a preempted call says
-    nothing about either side). QPS per side = queries / the sum of its per-query bests. Used for mgw vs the
-    raw library call (the adapter's overhead): ratio = mgw QPS / raw QPS when a is mgw."""
+    on queries half the set apart (neither warms the other's cache). Two estimates of a's QPS over b's:
+    `ratio_best` from each query's best latency over the rounds (a preempted call says nothing about either
+    side; the benchmark's headline), and `ratio` = the median over rounds of Σ b / Σ a within the round (on a
+    heavily shared machine a round's sums are dominated by a few preempted calls, so it scatters more).
+    QPS per side = queries / the sum of its per-query bests. Used for mgw vs the raw library call."""
     nq = len(queries)
     for i in range(min(warmup, nq)):
         one_a(queries[i])
@@ -353,7 +353,7 @@ def raw_ratio_row(index: BaseIndex, q: np.ndarray, k: int, threads: int, runs: i
     mgw_p50 = float(np.percentile(pair["a"]["latencies_ns"], 50)) / 1e3
     raw_p50 = float(np.percentile(pair["b"]["latencies_ns"], 50)) / 1e3
     row = {"paired_qps_single": pair["a"]["qps"], "paired_p50_us": mgw_p50, "raw_qps_single": pair["b"]["qps"],
-           "raw_p50_us": raw_p50, "ratio_qps_single": pair["ratio"], "ratio_qps_single_best": pair["ratio_best"],
+           "raw_p50_us": raw_p50, "ratio_qps_single": pair["ratio_best"], "ratio_qps_single_median_round": pair["ratio"],
            "ratio_qps_single_rounds": json.dumps([round(r, 4) for r in pair["ratio_rounds"]]),
            "ratio_p50": raw_p50 / mgw_p50}  # >1 would mean mgw is faster
     if batch:
@@ -460,7 +460,7 @@ def summarize(results: list[dict[str, Any]], filtered: list[dict[str, Any]], dat
                 "query_params": json.loads(r["query_params"]), "qps_single_mgw": r["paired_qps_single"],
                 "qps_single_raw": r["raw_qps_single"], "ratio_qps_single": r["ratio_qps_single"],
                 "p50_us_mgw": r["paired_p50_us"], "p50_us_raw": r["raw_p50_us"], "ratio_p50": r["ratio_p50"],
-                "ratio_qps_single_best": r.get("ratio_qps_single_best"),
+                "ratio_qps_single_median_round": r.get("ratio_qps_single_median_round"),
                 "ratio_qps_single_rounds": _rounds(r.get("ratio_qps_single_rounds")),
                 **{f"{key}{suffix}": r.get(f"{col}{suffix}") for suffix in ("_1t", "")
                    for key, col in (("qps_batch_mgw", "paired_qps_batch"), ("qps_batch_raw", "raw_qps_batch"),
