@@ -305,3 +305,12 @@ def test_gat_item_search_effect_times_index_and_scan_and_restores(pipe):
     assert 0 <= r["identical_top10_pages"] <= 1  # this catalog's many equal vectors make the top 20 a tie
     assert gat._item_search is nearest
     assert gat_item_search_effect(pipe, ["space robots"]) is None  # utility reranker: nothing to compare
+
+
+def test_gat_scale_compares_before_scan_and_index(tmp_path):
+    from mgw.search.gat_scale import main
+
+    r = main(["--items", "300", "--queries", "6", "--rounds", "2", "--out", str(tmp_path / "g.json")])
+    assert r["rerank_p50_ms_before"] > 0 and r["rerank_p50_ms_index"] > 0 and r["rerank_p50_ms_scan"] > 0
+    assert 0 <= r["identical_top10_pages"] <= 1 and r["pseudo_history_recall"] > 0.9
+    assert (tmp_path / "g.json").exists()
