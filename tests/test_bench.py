@@ -144,3 +144,12 @@ def test_run_benchmark_writes_summary_and_figures(tmp_path, small_ds):
     assert h["min_raw_ratio_batch"] > 0 and h["min_raw_ratio_single_at"].startswith("synth-2k | ")
     assert (tmp_path / "bench" / "results.parquet").exists() and len(s["figures"]) == 4
     assert [f["selectivity"] for f in bench["filtered"]] == [0.01, 0.1, 0.5]
+
+
+def test_ratios_module_measures_each_default_point(tmp_path):
+    from mgw.bench.ratios import main
+
+    out = main(["synth-2k", "--embeddings", "", "--backends", "exact", "--grid", "tiny", "--queries", "40",
+                "--runs", "1", "--threads", "1", "--bench-dir", str(tmp_path), "--out", str(tmp_path / "r.json")])
+    assert out["headline"]["min_raw_ratio_single"] > 0 and out["headline"]["min_raw_ratio_batch"] > 0
+    assert json.loads((tmp_path / "r.json").read_text())["raw_ratios"]["synth-2k"]["exact"]["ratio_qps_batch_1t"] > 0
