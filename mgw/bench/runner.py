@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from mgw import claims as seed_claims
 from mgw.bench.datasets import Dataset
 from mgw.bench.metrics import latency_summary, recall_at_k, recall_with_ties
 from mgw.index import BaseIndex, load_index, make_index
@@ -405,15 +406,9 @@ def bench_filtered(ds: Dataset, index: BaseIndex, label: str, selectivities=(0.0
 
 
 # --------------------------------------------------------------------------- summary
-#: seed §1.1.1 / §5 claims for the Ruvector default config (M=32, efConstruction=200, efSearch=100)
-SEED_CLAIMS = [
-    ("search latency p50", "p50_us", 61.0, "µs", "lower"),
-    ("search latency p95", "p95_us", 120.0, "µs", "lower"),
-    ("recall@10", "recall", 0.968, "fraction", "higher"),
-    ("throughput (QPS)", "qps_single", 16393.0, "queries/s", "higher"),
-    ("memory per 100K vectors", "mb_per_100k", 151.0, "MB", "lower"),
-    ("batch inserts", "insert_per_s", 207731.0, "ops/s", "higher"),
-]
+#: the seed's figures measured on the seed default config (M=32, efConstruction=200, efSearch=100): every claim in
+#: mgw/claims.py read from bench.json's `seed_default.<dataset>.<field>`
+SEED_CLAIM_IDS = ("s1.1.1-p50", "s5.1-search-p95", "s1.1.1-recall", "s1.1.1-qps", "s1.1.1-memory", "s5.2-batch-inserts")
 SEED_DEFAULT = {"M": 32, "efConstruction": 200}
 RECALL_TARGETS = (0.90, 0.95, 0.99)
 
@@ -477,11 +472,12 @@ def summarize(results: list[dict[str, Any]], filtered: list[dict[str, Any]], dat
                 "build_s", "build_vectors_per_s", "insert_per_s", "serialized_bytes", "bytes_per_vector",
                 "mb_per_100k", "rss_delta_bytes", "n_train"]
         out["seed_default"][r["dataset"]] = {k: measured.get(k) for k in keep}
-        for name, key, claim, unit, better in SEED_CLAIMS:
-            got = measured.get(key)
-            out["claims"].append({"dataset": r["dataset"], "claim": name, "seed": claim, "measured": got, "unit": unit,
-                                  "better": better, "config": "hnswlib M=32 efConstruction=200 efSearch=100, 1 thread",
-                                  "meets_claim": None if got is None else (got <= claim if better == "lower" else got >= claim)})
+        for claim in map(seed_claims.get, SEED_CLAIM_IDS):
+            got = measured.get(claim.keys[0].rsplit(".", 1)[-1])
+            out["claims"].append({"dataset": r["dataset"], "claim": f"{claim.what} ({claim.section})",
+                                  "seed": claim.value, "measured": got, "unit": claim.unit, "better": claim.rule,
+                                  "config": "hnswlib M=32 efConstruction=200 efSearch=100, 1 thread",
+                                  "meets_claim": None if got is None else claim.holds(got)})
     return out
 
 

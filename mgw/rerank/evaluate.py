@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from mgw import claims as seed_claims
 from mgw.config import ROOT, Params, data_dir
 from mgw.data.interactions import catalog_items, load_movielens, simulate_users, temporal_split
 from mgw.errors import DataError, UnknownIdError
@@ -188,7 +189,7 @@ def _transfer(data: RerankData, test: Phase, params: Params, log_dir: Path, full
 
     return {"held_out_genres": sorted(held), "dropped_train_events": int(drop.sum()),
             "model_without_genres": split_ndcg(scores), "model_with_all_genres": split_ndcg(full_scores),
-            "transferability": split_ndcg(scores)["ratio"], "seed_claim": 0.91, "best_epoch": rec["best_epoch"]}
+            "transferability": split_ndcg(scores)["ratio"], "seed_claim": seed_claims.value("s1.1.2-transfer"), "best_epoch": rec["best_epoch"]}
 
 
 def run(params: Params, out_dir: str | Path | None = None, registry_dir: str | Path | None = None,
