@@ -23,9 +23,11 @@ def rendered(tmp_path_factory):
 @pytest.mark.slow
 def test_report_has_no_input_cells_and_no_stderr(rendered):
     page, executed = rendered
-    assert 'class="jp-InputArea' not in page and "jp-InputPrompt" not in page  # no code, no prompts
+    code_cells = re.findall(r'<div class="(jp-Cell jp-CodeCell[^"]*)"', page)
+    assert code_cells and all("jp-mod-noInput" in c for c in code_cells)  # no code cell shows its input
+    assert not re.search(r'class="[^"]*(jp-InputArea-editor|jp-InputPrompt)', page)  # no code, no prompts
     assert "import pandas" not in page and "load_or_compute(" not in page
-    assert 'data-mime-type="application/vnd.jupyter.stderr"' not in page
+    assert 'data-mime-type="application/vnd.jupyter.stderr"' not in page  # (the stylesheet quotes it with \')
     assert not re.search(r"Warning:|Traceback|it/s\]", page)
     assert "Findings" in page
     assert page.index("Findings") < page.index("Scenario results")  # findings first
@@ -39,7 +41,7 @@ def test_with_code_keeps_the_input(tmp_path, rendered):
     from nbconvert import HTMLExporter
 
     body, _ = HTMLExporter(exclude_input=False).from_notebook_node(executed)
-    assert "jp-InputArea" in body and "show_findings" in body
+    assert re.search(r'class="[^"]*jp-InputArea-editor', body) and "show_findings" in body
 
 
 def test_strip_stderr_removes_only_stderr():
