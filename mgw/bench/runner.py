@@ -474,7 +474,7 @@ def summarize(results: list[dict[str, Any]], filtered: list[dict[str, Any]], dat
         out["seed_default"][r["dataset"]] = {k: measured.get(k) for k in keep}
         for claim in map(seed_claims.get, SEED_CLAIM_IDS):
             got = measured.get(claim.keys[0].rsplit(".", 1)[-1])
-            out["claims"].append({"dataset": r["dataset"], "claim": f"{claim.what} ({claim.section})",
+            out["claims"].append({"dataset": r["dataset"], "id": claim.id, "claim": f"{claim.what} ({claim.section})",
                                   "seed": claim.value, "measured": got, "unit": claim.unit, "better": claim.rule,
                                   "config": "hnswlib M=32 efConstruction=200 efSearch=100, 1 thread",
                                   "meets_claim": None if got is None else claim.holds(got)})
