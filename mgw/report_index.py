@@ -46,6 +46,10 @@ def fmt(v: Any, spec: str = "") -> str:
     return html.escape(str(v))
 
 
+def _seed(claim_id: str) -> str:
+    return f"{seed_claims.value(claim_id):g}"
+
+
 # area → (title, notebook html, metrics names, [(label, metrics name, path or function, format)])
 Row = tuple[str, str, "str | Callable[[dict], Any]", str]
 AREAS: list[tuple[str, str, list[Row]]] = [
@@ -89,7 +93,7 @@ AREAS: list[tuple[str, str, list[Row]]] = [
              m["significance"]["mean_diff"], *m["significance"]["ci95"], m["significance"]["vs"],
              m["significance"]["p_wilcoxon"]), ""),
         ("retriever Recall@100 (ceiling)", "rerank", "retriever_recall@100", ".4f"),
-        ("rerank latency p50, 100 candidates (ms; seed claims 3.8)", "rerank", "latency.rerank_ms.p50", ".3f"),
+        (f"rerank latency p50, 100 candidates (ms; seed claims {_seed('s5.1-rerank')})", "rerank", "latency.rerank_ms.p50", ".3f"),
     ]),
     ("A/B testing", "05_ab_testing.html", [
         ("decision", "abtest", lambda m: {t: f"{d['decision']}: {d['reason']}" for t, d in m["offline"]["decisions"].items()}, ""),
@@ -100,7 +104,7 @@ AREAS: list[tuple[str, str, list[Row]]] = [
          lambda m: f"{m['real']['latency']['store']['p95_ms']:.3f} vs {m['real']['latency']['xgi']['p95_ms']:.1f}", ""),
         ("boolean query p95, simulated titles (ms)", "hypergraph",
          lambda m: f"{m['simulated']['latency']['store']['p95_ms']:.2f} on {m['simulated']['titles']:,} titles", ""),
-        ("compression vs clique expansion (seed claims 3.7×)", "hypergraph", "real.compression.availability.compression", ".2f"),
+        (f"compression vs clique expansion (seed claims {_seed('s1.1.3-compression')}×)", "hypergraph", "real.compression.availability.compression", ".2f"),
         ("parser exact-match accuracy", "parse", lambda m: f"{m['filters_exact_match']:.3f} on {m['queries']} queries", ""),
         ("search p50 / p99 end to end (ms; goal p50 ≤ 10, p99 ≤ 3 × p50)", "search",
          lambda m: f"{m['headline']['p50_ms']:.2f} / {m['headline']['p99_ms']:.2f} ({m['reranker']})", ""),
@@ -114,8 +118,9 @@ AREAS: list[tuple[str, str, list[Row]]] = [
         ("transactional / raw insert throughput", "storage", "throughput.ratio_transactional_over_raw", ".2f"),
     ]),
     ("Cache", "08_cache.html", [
-        ("workloads where the seed's > 80 % hit rate holds", "cache", "hit_rate.target_holds", ""),
-        ("p50 ms: L1 hit / L2 hit in process / L2 hit Redis / miss (seed: hit 2, miss 35)", "cache",
+        (f"workloads where the seed's > {seed_claims.value('s2.1.3-hit-rate'):.0%} hit rate holds", "cache", "hit_rate.target_holds", ""),
+        (f"p50 ms: L1 hit / L2 hit in process / L2 hit Redis / miss (seed: hit {_seed('s5.1-cache-hit')}, "
+         f"miss {_seed('s5.1-cache-miss')})", "cache",
          lambda m: " / ".join(f"{m['latency'][k]['p50_ms']:.3f}" if m["latency"].get(k) else "—"
                               for k in ("L1_hit", "L2_hit_inprocess", "L2_hit_redis", "miss")), ""),
     ]),
