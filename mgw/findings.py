@@ -47,18 +47,25 @@ def _catalogs(m: dict[str, Metrics | None]) -> list[str | None]:
     return [
         _safe(lambda: f"Ingest read {ing['rows']:,} rows into {ing['items']:,} items and quarantined {ing['rejected']:,}"
                       f"{' with every line accounted for' if ing.get('accounted') else ''}."),
-        _safe(lambda: "Entity resolution: use the {engine} resolver — precision {p:.3f}, recall {r:.3f} on {n} gold pairs "
-                      "(F1 mgw {mf} vs splink {sf}), giving {e:,} canonical titles, {mp:,} on several platforms.".format(
-                          engine=res["headline"]["engine"], p=res["headline"]["gold_precision"],
-                          r=res["headline"]["gold_recall"], n=res["headline"]["gold_pairs"],
-                          mf=_f3(res["headline"]["mgw_f1"]), sf=_f3(res["headline"]["splink_f1"]),
-                          e=res["entities"], mp=res["multi_platform_entities"])),
+        _safe(lambda: _resolver(res)),
         _safe(lambda: "Embeddings: run MiniLM on {rt} — {x:.2f}× torch's throughput with mean cosine {c:.5f} and top-10 "
                       "overlap {o:.3f} against torch ({t:.0f} texts/s).".format(
                           rt=emb["headline"]["runtime"], x=emb["headline"]["throughput_ratio_vs_torch"],
                           c=emb["headline"]["mean_cosine_vs_torch"], o=emb["headline"]["top10_overlap_vs_torch"],
                           t=emb["texts_per_s"])),
     ]
+
+
+def _resolver(res: Metrics) -> str:
+    h = res["headline"]
+    mf, sf = h["mgw_f1"], h["splink_f1"]
+    if mf is None or sf is None or abs(mf - sf) < 0.005:
+        pick = f"keep the configured {h['engine']} resolver (F1 mgw {_f3(mf)}, splink {_f3(sf)}: no real difference)"
+    else:
+        pick = f"use {'mgw' if mf > sf else 'splink'} (F1 {max(mf, sf):.3f} vs {min(mf, sf):.3f})"
+    return (f"Entity resolution: {pick}; precision {h['gold_precision']:.3f}, recall {h['gold_recall']:.3f} on "
+            f"{h['gold_pairs']} gold pairs, giving {res['entities']:,} canonical titles, "
+            f"{res['multi_platform_entities']:,} on several platforms.")
 
 
 def _f3(v: Any) -> str:
