@@ -64,18 +64,29 @@ def load_or_compute(path: str | Path | Sequence[str | Path], compute: Callable[[
 
 
 def run_note(report: str) -> str:
-    """How big the run behind a report was (first-look default or full), and the switch to the full run."""
+    """How big the run behind a report was (the first-look defaults of params.yaml), and the switch to a full run."""
     from mgw.config import load_params
 
     try:
         p = load_params()
     except Exception:  # noqa: BLE001 - a note must never break a report
         return ""
-    if report.startswith("02_"):
-        size = "full" if p.bench.grid == "full" else "first-look"
-        return (f"{size.capitalize()} run: bench.grid={p.bench.grid}, {p.bench.queries} queries × {p.bench.runs} runs. "
-                "Full grid: `dvc exp run -S bench.grid=full -S bench.queries=1000 -S bench.runs=3`.")
-    return f"Data: {p.data.source}; seed {p.seed}. Sizes are params.yaml's defaults (README: The pipeline)."
+    notes = {
+        "01_": lambda: (f"{sum(p.simulated.contentCount.values()):,} simulated listings" if p.data.source == "simulated"
+                        else "the real catalogs") + f"; resolver CIs from {p.resolve.bootstrap} bootstrap resamples, "
+                        f"{p.embed.compare_texts} texts in the runtime comparison.",
+        "02_": lambda: f"bench.grid={p.bench.grid}, {p.bench.queries} queries × {p.bench.runs} runs. Full grid: "
+                       "`dvc exp run -S bench.grid=full -S bench.queries=1000`.",
+        "03_": lambda: f"{p.tune.trials} Optuna trials on {p.tune.queries} queries. More: `dvc exp run -S tune.trials=48`.",
+        "04_": lambda: f"{p.gnn.epochs} GAT epochs, LightGCN {p.gnn.lightgcn_epochs}, {p.gnn.bootstrap} bootstrap "
+                       "resamples. Longer: `dvc exp run -S gnn.epochs=20 -S gnn.lightgcn_epochs=60`.",
+        "07_": lambda: f"{p.store.crash_runs} SIGKILLs. More: `dvc exp run -S store.crash_runs=100`.",
+        "08_": lambda: f"{p.cache.sim_requests:,} simulated requests per workload. More: "
+                       "`dvc exp run -S cache.sim_requests=100000`.",
+        "09_": lambda: f"Scenarios at scale {p.sim.scale} of the seed's sizes (`dvc exp run -S sim.scale=1.0` for full size).",
+    }
+    size = notes.get(report[:3], lambda: "")()
+    return f"Run: {p.data.source} data, seed {p.seed}, first-look sizes of params.yaml. {size}".strip()
 
 
 def show_findings(report: str, demo_note: str | None = None, reports: str | Path | None = None) -> None:
