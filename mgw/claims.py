@@ -252,7 +252,9 @@ def evaluate(claim: Claim, reports: Path = REPORTS, cache: dict[str, Any] | None
     prov = (data.get("_provenance") or {}) if isinstance(data, dict) else {}
     mach = prov.get("machine") or {}
     row.update(key=key, values={lb or "value": v for lb, v in vals}, measured=_fmt_values(vals, claim.unit),
-               machine=(f"{mach.get('cpu', '?')}, {mach.get('cores', '?')} cores" if mach else ""),
+               machine=(f"{mach.get('cpu', '?')}, {mach.get('cores', '?')} cores"
+                        + (f", load {prov['load_average_1m']:.1f}" if prov.get("load_average_1m") is not None else "")
+                        if mach else ""),
                verdict=NOT_MET if failing else MET,
                reason=(f"fails on {', '.join(failing)}" if failing and any(lb for lb, _ in vals) else ""))
     return row
