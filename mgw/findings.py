@@ -39,7 +39,8 @@ def _claims_sentence(report: str, reports: Path) -> str | None:
     met = [r for r in rows if r["verdict"] == seed_claims.MET]
     missed = [f"{r['claim']} ({r['seed']}: measured {r['measured']})" for r in rows if r["verdict"] == seed_claims.NOT_MET]
     s = f"Of the seed's claims this report measures, {len(met)} of {len(rows)} hold on this machine"
-    return s + (f"; not met: {'; '.join(missed[:3])}{' …' if len(missed) > 3 else ''}." if missed else ".")
+    more = f" and {len(missed) - 3} more" if len(missed) > 3 else ""
+    return s + (f"; not met: {'; '.join(missed[:3])}{more}." if missed else ".")
 
 
 def _catalogs(m: dict[str, Metrics | None]) -> list[str | None]:
