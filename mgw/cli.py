@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "mgw.store.commands",     # store, snapshot, privacy
     "mgw.cache.commands",     # cache
     "mgw.sim.commands",       # scenario, chaos
+    "mgw.serve.commands",     # serve (token, bench)
     "mgw.report_commands",    # report
     "mgw.report_index",       # report-index, claims
     "mgw.doctor",             # doctor

@@ -302,6 +302,43 @@ class SimParams(Section):
     threads: int = Field(2, ge=1)  # threads for batch search in scenarios (chaos index ops use one)
 
 
+class ServeParams(Section):
+    """`mgw serve` (seed §3.3, §3.4, §4.1, §4.2, §6.1): the HTTP service over the search pipeline."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1)
+    jwt_secret_env: str = "MGW_JWT_SECRET"  # HS256 secret; unset → a random secret per server process
+    jwt_ttl_s: float = Field(3600, gt=0)  # seed §6.1: tokens expire after one hour
+    rate_per_s: float = Field(50.0, gt=0)  # per-token token bucket: sustained requests per second ...
+    rate_burst: int = Field(100, ge=1)  # ... and burst
+    max_query_chars: int = Field(256, ge=1)
+    max_page_size: int = Field(50, ge=1)
+    max_offset: int = Field(1000, ge=0)
+    tv_page_size: int = Field(24, ge=1)  # the TV channel's larger page
+    voice_results: int = Field(3, ge=1, le=3)  # seed §3.3.3 voice resultLimit
+    heartbeat_s: float = Field(15.0, gt=0)  # SSE comment line while a stream is idle
+    redis_url: str | None = None  # sessions + cross-device sync on Redis; None → in-process (fakeredis)
+    sql_url: str = "sqlite:///data/serve/sessions.db"  # session checkpoints; postgresql://... works too
+    session_ttl_s: float = Field(3600, gt=0)  # seed §4.1.1: 1 hour inactivity
+    checkpoint_s: float = Field(300, gt=0)  # seed §4.1.1: checkpoint to SQL every 5 minutes
+    prefetch_depth: int = Field(2, ge=0)  # seed §3.4.2: pages buffered beyond the one asked for
+    sync_policy: Literal["immediate", "debounced"] = "immediate"  # seed §4.1.3 (lww / merge)
+    sync_debounce_s: float = Field(5.0, ge=0)
+    events_batch: int = Field(100, ge=1)  # seed §3.4.3 event buffer: flush at this size ...
+    events_interval_s: float = Field(1.0, gt=0)  # ... or this often
+    rollout: dict[str, float] = {"gat": 0.1}  # feature → fraction of users (salted hash), seed §4.2.2
+    rollout_salt: str = "mgw-rollout-v1"
+    demo_titles: int = Field(0, ge=0)  # >0: serve a seeded simulated catalog of this size (no pipeline outputs)
+    bench_users: list[int] = [1, 10, 50, 200]
+    bench_seconds: float = Field(3.0, gt=0)  # per concurrency level
+    bench_overhead_pairs: int = Field(200, ge=10)  # interleaved in-process vs HTTP requests at 1 user
+    bench_sse_clients: int = Field(200, ge=1)  # full run: 2000
+    bench_sse_hold_s: float = Field(5.0, gt=0)  # full run: 60
+    bench_fuzz_examples: int = Field(20, ge=1)  # schemathesis examples per API operation; full run: 150
+    bench_fault: bool = True  # kill Redis during load (needs redis-server)
+
+
 class ModeParams(Section):
     """Seed §1.2 deployment mode settings (filled from the preset of `mode`)."""
 
@@ -346,6 +383,7 @@ class Params(Section):
     store: StoreParams = StoreParams()
     cache: CacheParams = CacheParams()
     sim: SimParams = SimParams()
+    serve: ServeParams = ServeParams()
 
 
 def _format_errors(err: ValidationError) -> str:

@@ -124,6 +124,16 @@ AREAS: list[tuple[str, str, list[Row]]] = [
          lambda m: " / ".join(f"{m['latency'][k]['p50_ms']:.3f}" if m["latency"].get(k) else "—"
                               for k in ("L1_hit", "L2_hit_inprocess", "L2_hit_redis", "miss")), ""),
     ]),
+    ("Serving", "10_serving.html", [
+        ("server overhead p50 over in-process at 1 user (ms; goal ≤ 2)", "serve", "headline.overhead_p50_ms", ".3f"),
+        ("max QPS with no errors (seed claims 10,000)", "serve", "headline.max_qps", ",.0f"),
+        ("SSE clients held with every stream complete (goal 2,000 for 60 s)", "serve",
+         lambda m: f"{m['headline']['sse_clients_held']:,} of {m['headline']['sse_clients_tried']:,} for "
+                   f"{m['headline']['sse_hold_s']:.0f} s", ""),
+        ("5xx in load + Redis fault / fuzz requests (5xx)", "serve",
+         lambda m: f"{m['headline']['errors_5xx']} / {m['headline']['fuzz_requests']:,} "
+                   f"({m['headline']['fuzz_5xx']})", ""),
+    ]),
     ("Scenarios and self-healing", "09_simulation.html", [
         ("scenarios", "_scenarios", lambda m: m, ""),
         ("SLO uptime per repair policy", "chaos", lambda m: {k: round(v["uptime"], 6) for k, v in m["policies"].items()}, ""),

@@ -93,7 +93,7 @@ def test_index_param_reruns_only_index_consumers(project):
 
 def test_cache_param_reruns_only_the_cache(project):
     rerun = _change(project, "cache.semantic_threshold", 0.9)
-    assert rerun == {"cache", "report_08", "index"}
+    assert rerun == {"cache", "report_08", "serve_bench", "report_10", "index"}  # the server runs on the cache
 
 
 def _downstream(stages: dict, name: str) -> set[str]:

@@ -25,7 +25,9 @@ class CachedSearch:
         self._local = threading.local()  # the raw query string of the call in progress, per thread
 
     def _compute(self, request: Any) -> dict[str, Any]:
-        full = self.pipe.search(self._local.query, user=request.user, k=self.pipe.candidates,
+        # a refresh-ahead runs on the cache's own thread, where no call is in progress: the parsed text stands in
+        query = getattr(self._local, "query", None) or request.parsed.get("text") or ""
+        full = self.pipe.search(query, user=request.user, k=self.pipe.candidates,
                                 parsed=request.parsed, explain=True)
         return json.loads(json.dumps(public_response(full), default=float))
 
