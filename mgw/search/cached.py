@@ -40,9 +40,10 @@ class CachedSearch:
         parsed = parse_query(query)
         self._local.query = query
         hit = self.cache.get(parsed, user)
-        resp = copy.deepcopy(hit.value)
+        value = hit.value  # the whole candidate list: copy only the page (callers may mutate what they get)
+        resp = {key: copy.deepcopy(v) for key, v in value.items() if key != "results"}
         resp["query"] = query
-        resp["results"] = resp["results"][offset:offset + k]
+        resp["results"] = copy.deepcopy(value["results"][offset:offset + k])
         resp["pagination"] = {"offset": offset, "limit": k, "total": resp["pagination"]["total"]}
         from_cache = hit.level != "L3"
         resp["metadata"].update(from_cache=from_cache, cache_level=hit.level,

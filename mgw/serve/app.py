@@ -188,16 +188,9 @@ def create_app(svc: Service, start_background: bool = True) -> FastAPI:
         detail = [{"loc": list(err.get("loc", ())), "msg": err.get("msg", "")} for err in e.errors()]
         return _error(422, "invalid_input", detail)
 
-    @app.middleware("http")
-    async def _observe(request: Request, call_next):
-        t0 = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        channel = getattr(route, "name", None) or "other"
-        m.observe(channel, response.status_code, time.perf_counter() - t0)
-        return response
+    app.add_middleware(_Observe, metrics=m)
 
-    def user(request: Request) -> str:
+    async def user(request: Request) -> str:  # async: no thread-pool hop per request
         who, token = svc.auth.verify(request.headers.get("authorization"))
         svc.limiter.check(token)
         return who
@@ -291,6 +284,30 @@ def create_app(svc: Service, start_background: bool = True) -> FastAPI:
         return JSONResponse({"accepted": n}, status_code=202)
 
     return app
+
+
+class _Observe:
+    """Pure ASGI middleware (no BaseHTTPMiddleware task group per request): latency and status per route name."""
+
+    def __init__(self, app, metrics):
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        t0 = time.perf_counter()
+        status = 500
+
+        async def send_status(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = scope.get("route")
+            self.metrics.observe(getattr(route, "name", None) or "other", status, time.perf_counter() - t0)
 
 
 async def _events(request: Request, resp: dict[str, Any], heartbeat_s: float, delay_s: float, m) -> Any:
