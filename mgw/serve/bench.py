@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 QUERIES = ["comedies on netflix", "space adventure", "crime dramas in the UK", "family animation on disney",
            "horror not on hulu", "romantic comedies from the 90s", "documentaries about nature", "thrillers",
            "sci-fi series on prime", "action movies in Japan", "kids movies", "true crime documentaries"]
+PHASES = "examples,coverage,fuzzing,stateful"  # schemathesis: every phase (coverage = boundary values per field)
 SEED_CLAIMS = {"qps": 10_000, "concurrent_users": 75_000, "cache_hit_ms": 5.0}
 
 
@@ -214,16 +215,17 @@ def fault_run(params: Any, tmp: Path, secret: str, seconds: float) -> dict[str, 
     return out
 
 
-def fuzz_run(base: str, token: str, examples: int, counts: Any) -> dict[str, Any]:
+def fuzz_run(base: str, token: str, examples: int, counts: Any, phases: str = PHASES) -> dict[str, Any]:
     """schemathesis CLI over the live schema; requests and 5xx counted by the server itself."""
     before = counts()
     exe = shutil.which("schemathesis") or str(Path(sys.executable).parent / "schemathesis")
     cmd = [exe, "run", f"{base}/openapi.json", "--checks", "all", "-H", f"Authorization: Bearer {token}",
-           "--max-examples", str(examples), "--seed", "42", "--generation-database", "none", "--no-color"]
+           "--max-examples", str(examples), "--seed", "42", "--generation-database", "none", "--no-color",
+           "--phases", phases]
     with tempfile.TemporaryDirectory(prefix="mgw-fuzz-") as work:  # schemathesis writes its state into the cwd
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, cwd=work)
     after = counts()
-    return {"examples_per_operation": examples, "exit_code": r.returncode,
+    return {"examples_per_operation": examples, "phases": phases, "exit_code": r.returncode,
             "fuzz_requests": int(after["total"] - before["total"] - 1), "fuzz_5xx": int(after["5xx"] - before["5xx"]),
             "output_tail": r.stdout[-6000:]}
 
@@ -281,7 +283,7 @@ def run_bench(params: Any, full: bool = False, out_dir: Path | None = None) -> d
             out["sse"] = run_sse(base, [auth.issue(f"sse-{i}") for i in range(sse_clients)], sse_clients, hold_s)
             out["browser"] = browser_run(base, tok, ROOT / "reports" / "serving" if out_dir is None
                                          else Path(out_dir) / "serving")
-            out["fuzz"] = fuzz_run(base, tok, fuzz_examples, lambda: server_counts(base, tok))
+            out["fuzz"] = fuzz_run(base, tok, fuzz_examples, lambda: server_counts(base, tok), sp.bench_fuzz_phases)
             out["server_counts"] = server_counts(base, tok)
         inproc.stop()
         out["fault"] = fault_run(params, tmp, secret, sp.bench_seconds) if sp.bench_fault else {"skipped": "off"}
