@@ -335,7 +335,7 @@ class ServeParams(Section):
     bench_overhead_pairs: int = Field(200, ge=10)  # interleaved in-process vs HTTP requests at 1 user
     bench_sse_clients: int = Field(200, ge=1)  # full run: 2000
     bench_sse_hold_s: float = Field(5.0, gt=0)  # full run: 60
-    bench_fuzz_examples: int = Field(20, ge=1)  # schemathesis examples per API operation; full run: 150
+    bench_fuzz_examples: int = Field(20, ge=1)  # schemathesis examples per API operation; full run: 60
     bench_fuzz_phases: str = "examples,coverage,fuzzing,stateful"  # schemathesis phases
     bench_fault: bool = True  # kill Redis during load (needs redis-server)
 

@@ -153,7 +153,7 @@ def test_rate_limit_is_per_token(svc, client):
 
 
 @pytest.mark.parametrize("params,where", [
-    ({"q": "x" * 257}, "q"), ({"q": ""}, "q"), ({"q": "   "}, "non-space"), ({}, "q"),
+    ({"q": "x" * 257}, "q"), ({"q": ""}, "q"), ({"q": " \t "}, "pattern"), ({}, "q"),
     ({"q": "drama", "limit": 51}, "limit"), ({"q": "drama", "limit": 0}, "limit"),
     ({"q": "drama", "offset": 1001}, "offset"), ({"q": "drama", "offset": -1}, "offset"),
     ({"q": "drama", "limit": "ten"}, "limit"), ({"q": "drama", "session": "../../etc"}, "session")])

@@ -29,6 +29,7 @@ from mgw.serve.sessions import INTERFACES
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
+NOT_BLANK = r"[^ \t\n\r\f\v]"  # the same class in Python and ECMA regexes, so the schema says exactly what passes
 
 
 # ---------------------------------------------------------------------- documented shapes (OpenAPI)
@@ -195,13 +196,12 @@ def create_app(svc: Service, start_background: bool = True) -> FastAPI:
         svc.limiter.check(token)
         return who
 
-    Q = Query(..., min_length=1, max_length=sp.max_query_chars, description="natural-language query")
+    Q = Query(..., min_length=1, max_length=sp.max_query_chars, pattern=NOT_BLANK,
+              description="natural-language query with at least one character that is not ASCII blank")
     OFFSET = Query(0, ge=0, le=sp.max_offset)
     SESSION = Query(None, min_length=1, max_length=64, pattern="^[0-9a-f]+$")
 
     def run(who: str, q: str, limit: int, offset: int, debug: bool = False, session: str | None = None):
-        if not q.strip():
-            raise DataError("q must contain a non-space character")
         return svc.search(who, q, limit, offset, debug, session)
 
     # ------------------------------------------------------------------ open endpoints
