@@ -262,7 +262,7 @@ def run_bench(params: Any, full: bool = False, out_dir: Path | None = None) -> d
     sse_clients = 2000 if full else sp.bench_sse_clients
     hold_s = 60.0 if full else sp.bench_sse_hold_s
     fuzz_examples = 60 if full else sp.bench_fuzz_examples
-    secret = "bench-" + os.urandom(8).hex()
+    secret = "bench-" + os.urandom(24).hex()
     auth = TokenAuth(secret)
     tmp = Path(tempfile.mkdtemp(prefix="mgw-serve-bench-"))
     load_serve = {"rate_per_s": 1e6, "rate_burst": 1_000_000, "heartbeat_s": 5.0,
