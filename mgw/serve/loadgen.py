@@ -9,6 +9,18 @@ from typing import Any
 import numpy as np
 
 
+def _run(coro) -> Any:
+    """asyncio.run, also from inside a running loop (a notebook kernel): then on a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def percentiles(lat_s: list[float]) -> dict[str, float | None]:
     if not lat_s:
         return {"p50_ms": None, "p95_ms": None, "p99_ms": None}
@@ -54,7 +66,7 @@ async def _users(base: str, tokens: list[str], queries: list[str], users: int, s
 
 
 def run_users(base: str, tokens: list[str], queries: list[str], users: int, seconds: float) -> dict[str, Any]:
-    return asyncio.run(_users(base, tokens, queries, users, seconds))
+    return _run(_users(base, tokens, queries, users, seconds))
 
 
 async def _sse(base: str, tokens: list[str], clients: int, hold_s: float, results: int,
@@ -105,4 +117,4 @@ def run_sse(base: str, tokens: list[str], clients: int, hold_s: float, results: 
     from mgw.serve.run import raise_nofile
 
     raise_nofile()
-    return asyncio.run(_sse(base, tokens, clients, hold_s, results, ramp_s))
+    return _run(_sse(base, tokens, clients, hold_s, results, ramp_s))
