@@ -61,6 +61,9 @@ def search_in_page(driver, base: str, token: str, query: str, timeout: float = 3
     page1 = [e.get_attribute("data-id") for e in driver.find_elements(By.CSS_SELECTOR, "#results li.result")]
     platforms = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#results .platform")]
     label1 = driver.find_element(By.ID, "page-label").text
+    if not driver.find_element(By.ID, "next").is_enabled():  # one page only
+        return {"page1": page1, "page2": [], "platforms": platforms, "label1": label1, "label2": "",
+                "status": driver.find_element(By.ID, "status").text}
     driver.find_element(By.ID, "next").click()
     wait.until(lambda d: d.find_element(By.ID, "page-label").text.startswith("page 2"))
     wait.until(EC.presence_of_element_located(done))
@@ -73,6 +76,10 @@ def search_in_page(driver, base: str, token: str, query: str, timeout: float = 3
 def screenshot(base: str, token: str, query: str, path: Path) -> dict:
     with chromium() as driver:
         out = search_in_page(driver, base, token, query)
+        if not out["page2"]:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            driver.save_screenshot(str(path))
+            return out
         driver.find_element("id", "prev").click()
         from selenium.webdriver.support.ui import WebDriverWait
 
