@@ -109,3 +109,38 @@ def test_search_templates_parse_back_to_their_filters():
 def test_holm_known_values():
     np.testing.assert_allclose(holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
     assert holm([]).size == 0
+
+
+def test_search_task_through_a_real_pipeline():
+    """Templated queries go through SearchPipeline; relevant items satisfy the parsed filters; lists are full."""
+    from mgw.data.interactions import catalog_items, simulate_users, temporal_split
+    from mgw.hypergraph.availability import ModelledAvailability
+    from mgw.hypergraph.expr import compile_query
+    from mgw.hypergraph.store import HypergraphStore
+    from mgw.index import make_index
+    from mgw.rerank.dataset import RerankData
+    from mgw.rerank.search_task import search_phase
+    from mgw.search import SearchPipeline, UtilityReranker
+    from test_hypergraph import REGIONS, small_catalog
+    from test_search import DIM, embed
+
+    cat = small_catalog(1500, seed=4)
+    cat["title"] = [f"Title {i}" for i in range(len(cat))]
+    cat["description"] = ["space robots" if i % 7 == 0 else "village baking" for i in range(len(cat))]
+    store = HypergraphStore.from_catalog(cat, ModelledAvailability(REGIONS, 0.3, 1).rows(cat), REGIONS)
+    vectors = embed([f"{d} {' '.join(g)}" for d, g in zip(cat.description, cat.genres)])
+    index = make_index("exact", DIM, "cosine")
+    index.build(vectors, list(cat.entity_id))
+    pipe = SearchPipeline(cat, store, index, embed, UtilityReranker(store), candidates=30, k=10)
+    items = catalog_items(cat, vectors, list(cat.entity_id))
+    ev = temporal_split(simulate_users(items, 60, 40, seed=3), 0.1, 0.2)
+    data = RerankData(items, ev, CandidateParams(knn=20, als_factors=8, als_iterations=3))
+    test = data.phase("test", 30, with_recall=False)
+    phase, info = search_phase(test, items.ids, list(cat["type"]), pipe, 20, seed=1)
+    assert phase is not None and info["users"] == len(phase.users) > 0
+    assert phase.cand.shape == (len(phase.users), 30) and phase.features.shape[:2] == phase.cand.shape
+    for q, rel, cand in zip(phase.queries, phase.relevant, phase.cand):
+        allowed = set(store.ids[store.indices(compile_query(parse(q)))])
+        assert len(rel) and all(items.ids[r] in allowed for r in rel)
+        assert all(items.ids[c] in allowed for c in cand)  # filters applied inside the ANN
+    assert 0 < phase.candidate_recall["pipeline"]["recall@30"] <= 1
