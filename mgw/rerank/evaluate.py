@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -368,6 +369,7 @@ def run(params: Params, out_dir: str | Path | None = None, registry_dir: str | P
     # 5. register, 6. report
     rr, version, registry = register_model(exp, chosen, tasks, head, params, registry_dir)
     latency = bench_latency(rr, exp.test, exp.data, gp.latency_queries, params.seed)
+    latency["load_average"] = list(os.getloadavg())  # absolute times on a shared machine: read with the load
     head["rerank_p50_ms"] = latency["rerank_ms"]["p50"]
     head["rerank_unknown_user_p50_ms"] = latency["rerank_pref_vector_ms"]["p50"]
     head["interactions"] = exp.stats["source"]
