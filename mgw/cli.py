@@ -23,7 +23,8 @@ COMMAND_MODULES = (
     "mgw.cache.commands",     # cache
     "mgw.sim.commands",       # scenario, chaos
     "mgw.report_commands",    # report
-    "mgw.report_index",       # report-index
+    "mgw.report_index",       # report-index, claims
+    "mgw.doctor",             # doctor
 )
 
 

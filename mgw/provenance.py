@@ -57,4 +57,13 @@ def git_commit() -> str | None:
 def stamp(seed: int | None = None, threads: int | None = None) -> dict[str, Any]:
     """The provenance block written under "_provenance" in every metrics file."""
     return {"generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "seed": seed,
-            "threads": threads, "machine": machine(), "versions": versions(), "git_commit": git_commit()}
+            "threads": threads, "machine": machine(), "versions": versions(), "git_commit": git_commit(),
+            "load_average_1m": _load_average()}
+
+
+def _load_average() -> float | None:
+    """1-minute load average when the result was written: on a shared machine, absolute times are upper bounds."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None

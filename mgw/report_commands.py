@@ -10,7 +10,7 @@ from mgw.reporting import render_notebook
 
 def _run_report(args: argparse.Namespace) -> int:
     params = {k: yaml.safe_load(v) for k, v in (args.param or [])}
-    out = render_notebook(args.notebook, args.html, parameters=params)
+    out = render_notebook(args.notebook, args.html, parameters=params, with_code=args.with_code)
     print(out)
     return 0
 
@@ -21,4 +21,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("html")
     p.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
                    help="notebook parameter (value parsed as YAML); repeatable")
+    p.add_argument("--with-code", action="store_true", help="keep the code cells in the HTML (default: results only)")
     p.set_defaults(func=_run_report)

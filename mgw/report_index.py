@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from mgw import claims as seed_claims
 from mgw.config import ROOT
 
 REPORTS = ROOT / "reports"
@@ -49,6 +50,10 @@ def fmt(v: Any, spec: str = "") -> str:
     if isinstance(v, list):
         return html.escape(", ".join(str(x) for x in v))
     return html.escape(str(v))
+
+
+def _seed(claim_id: str) -> str:
+    return f"{seed_claims.value(claim_id):g}"
 
 
 # area → (title, notebook html, metrics names, [(label, metrics name, path or function, format)])
@@ -96,7 +101,7 @@ AREAS: list[tuple[str, str, list[Row]]] = [
          lambda m: _rerank_task(m["headline"]["search"]), ""),
         ("NDCG@10 per ranker (recommend)", "rerank",
          lambda m: {k: round(v["ndcg@10"]["mean"], 4) for k, v in m["tasks"]["recommend"]["rankers"].items()}, ""),
-        ("rerank p50, 100 candidates, known / unknown user (ms; goal ≤ 1)", "rerank",
+        (f"rerank p50, 100 candidates, known / unknown user (ms; goal ≤ 1, seed claims {_seed('s5.1-rerank')})", "rerank",
          lambda m: f"{m['headline']['rerank_p50_ms']:.3f} / {m['headline']['rerank_unknown_user_p50_ms']:.3f}", ""),
     ]),
     ("A/B testing", "05_ab_testing.html", [
@@ -108,7 +113,7 @@ AREAS: list[tuple[str, str, list[Row]]] = [
          lambda m: f"{m['real']['latency']['store']['p95_ms']:.3f} vs {m['real']['latency']['xgi']['p95_ms']:.1f}", ""),
         ("boolean query p95, simulated titles (ms)", "hypergraph",
          lambda m: f"{m['simulated']['latency']['store']['p95_ms']:.2f} on {m['simulated']['titles']:,} titles", ""),
-        ("compression vs clique expansion (seed claims 3.7×)", "hypergraph", "real.compression.availability.compression", ".2f"),
+        (f"compression vs clique expansion (seed claims {_seed('s1.1.3-compression')}×)", "hypergraph", "real.compression.availability.compression", ".2f"),
         ("parser exact-match accuracy", "parse", lambda m: f"{m['filters_exact_match']:.3f} on {m['queries']} queries", ""),
         ("search p50 / p99 end to end (ms; goal p50 ≤ 10, p99 ≤ 3 × p50)", "search",
          lambda m: f"{m['headline']['p50_ms']:.2f} / {m['headline']['p99_ms']:.2f} ({m['reranker']})", ""),
@@ -122,8 +127,9 @@ AREAS: list[tuple[str, str, list[Row]]] = [
         ("transactional / raw insert throughput", "storage", "throughput.ratio_transactional_over_raw", ".2f"),
     ]),
     ("Cache", "08_cache.html", [
-        ("workloads where the seed's > 80 % hit rate holds", "cache", "hit_rate.target_holds", ""),
-        ("p50 ms: L1 hit / L2 hit in process / L2 hit Redis / miss (seed: hit 2, miss 35)", "cache",
+        (f"workloads where the seed's > {seed_claims.value('s2.1.3-hit-rate'):.0%} hit rate holds", "cache", "hit_rate.target_holds", ""),
+        (f"p50 ms: L1 hit / L2 hit in process / L2 hit Redis / miss (seed: hit {_seed('s5.1-cache-hit')}, "
+         f"miss {_seed('s5.1-cache-miss')})", "cache",
          lambda m: " / ".join(f"{m['latency'][k]['p50_ms']:.3f}" if m["latency"].get(k) else "—"
                               for k in ("L1_hit", "L2_hit_inprocess", "L2_hit_redis", "miss")), ""),
     ]),
@@ -154,6 +160,52 @@ def _value(metrics: dict[str, Any], getter: "str | Callable[[dict], Any]") -> An
     return pick(metrics, getter)
 
 
+VERDICT_COLOURS = {seed_claims.MET: "#1a7f37", seed_claims.NOT_MET: "#b3261e", seed_claims.UNMEASURABLE: "#666",
+                   seed_claims.NOT_RUN: "#8a6d00"}
+
+
+def claims_html(reports: Path = REPORTS) -> str:
+    """The seed's claims table (mgw/claims.py): figure, measurement, machine, verdict with its reason, report link."""
+    rows = seed_claims.table(reports)
+    n = seed_claims.counts(rows)
+    summary = ", ".join(f"{v} {k}" for k, v in n.items() if v)
+    out = [f"<h2>The seed's claims, measured</h2><p>{len(rows)} figures from seed §1.1, §1.1.3, §1.4, §2.1.3 and §5 "
+           f"(single source: <code>mgw/claims.py</code>; also <code>mgw claims</code>): {html.escape(summary)}.</p>",
+           "<table class='claims'><tr><th>§</th><th>claim</th><th>seed</th><th>measured</th><th>verdict</th>"
+           "<th>measured on</th><th>report</th></tr>"]
+    for r in rows:
+        colour = VERDICT_COLOURS[r["verdict"]]
+        why = f"<br><small>{html.escape(r['reason'])}</small>" if r["reason"] else ""
+        seed = html.escape(r["seed"]) + (f"<br><small>target {html.escape(r['target'])}</small>" if r["target"] else "")
+        note = f"<br><small>{html.escape(r['note'])}</small>" if r["note"] else ""
+        link = (f'<a href="{html.escape(r["report"])}">{html.escape(r["report"].removesuffix(".html"))}</a>'
+                if r["report"] and (reports / r["report"]).exists() else html.escape(r["report"]))
+        out.append(f"<tr><td>{html.escape(r['section'])}</td><td>{html.escape(r['claim'])}{note}</td><td>{seed}</td>"
+                   f"<td>{html.escape(r['measured'] or '—')}</td>"
+                   f"<td style='color:{colour};font-weight:bold'>{html.escape(r['verdict'])}{why}</td>"
+                   f"<td>{html.escape(r['machine'])}</td><td>{link}</td></tr>")
+    out.append("</table>")
+    return "".join(out)
+
+
+def claims_text(reports: Path = REPORTS, width: int = 34) -> str:
+    """`mgw claims`: the same table as reports/index.html, for the terminal."""
+    rows = seed_claims.table(reports)
+    lines = [f"{'§':<10} {'claim':<{width}} {'seed':<16} {'measured':<28} verdict"]
+    for r in rows:
+        claim = r["claim"] if len(r["claim"]) <= width else r["claim"][: width - 1] + "…"
+        measured = r["measured"] or "—"
+        measured = measured if len(measured) <= 28 else measured[:27] + "…"
+        lines.append(f"{r['section'][:10]:<10} {claim:<{width}} {r['seed'][:16]:<16} {measured:<28} {r['verdict']}"
+                     + (f" ({r['reason']})" if r["reason"] else "")
+                     + (f" [{r['report']}]" if r["report"] and r["verdict"] in (seed_claims.MET, seed_claims.NOT_MET) else ""))
+    machines = sorted({r["machine"] for r in rows if r["machine"]})
+    n = seed_claims.counts(rows)
+    lines.append("")
+    lines.append(", ".join(f"{v} {k}" for k, v in n.items() if v) + (f"; measured on {'; '.join(machines)}" if machines else ""))
+    return "\n".join(lines)
+
+
 def build_index(reports: Path = REPORTS) -> str:
     loaded: dict[str, Any] = {}
     for f in (reports / "metrics").glob("*.json"):
@@ -163,7 +215,7 @@ def build_index(reports: Path = REPORTS) -> str:
         loaded["_scenarios"] = scen
     parts = [f"<h1>mgw reports</h1><p>Built {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from "
              f"<code>reports/metrics/*.json</code>. Every number below was measured by the pipeline stage that wrote "
-             f"it, on the machine named beside it.</p>"]
+             f"it, on the machine named beside it.</p>", claims_html(reports)]
     for title, page, rows in AREAS:
         link = f'<a href="{page}">{html.escape(page)}</a>' if (reports / page).exists() else f"{html.escape(page)} (not rendered)"
         parts.append(f"<h2>{html.escape(title)}</h2><p>Report: {link}</p><table><tr><th>measure</th><th>value</th><th>measured on</th></tr>")
@@ -177,7 +229,9 @@ def build_index(reports: Path = REPORTS) -> str:
         parts.append("</table>")
     style = ("<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse;"
              "width:100%}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}"
-             "td:nth-child(3){color:#666;font-size:80%}</style>")
+             "td:nth-child(3){color:#666;font-size:80%}table.claims td:nth-child(3),table.claims td:nth-child(6)"
+             "{color:#666;font-size:80%}table.claims td:nth-child(2),table.claims td:nth-child(4){color:inherit;"
+             "font-size:inherit}small{color:#666}</style>")
     return f"<!doctype html><html><head><meta charset='utf-8'><title>mgw reports</title>{style}</head><body>{''.join(parts)}</body></html>"
 
 
@@ -191,3 +245,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report-index", help="write reports/index.html: links + headline numbers of every area")
     p.add_argument("--reports", default=str(REPORTS))
     p.set_defaults(func=lambda a: print(write_index(Path(a.reports))) or 0)
+    c = sub.add_parser("claims", help="the seed's claims next to this machine's measurements (same table as reports/index.html)")
+    c.add_argument("--reports", default=str(REPORTS), help="reports directory to read (default: reports/)")
+    c.add_argument("--json", action="store_true", help="print the rows as JSON")
+    c.set_defaults(func=_print_claims)
+
+
+def _print_claims(args: argparse.Namespace) -> int:
+    if args.json:
+        print(json.dumps(seed_claims.table(Path(args.reports)), indent=2, ensure_ascii=False))
+    else:
+        print(claims_text(Path(args.reports)))
+    return 0

@@ -65,8 +65,12 @@ def read_metrics(name: str, metrics_dir: str | Path | None = None) -> dict[str, 
 
 
 def render_notebook(notebook: str | Path, html_out: str | Path, parameters: dict[str, Any] | None = None,
-                    kernel: str = "python3") -> Path:
-    """Execute a notebook with papermill (parameters injected), then export it to HTML without input prompts."""
+                    kernel: str = "python3", with_code: bool = False) -> Path:
+    """Execute a notebook with papermill (parameters injected), then export it to HTML: findings and results only —
+    no input cells unless `with_code`, no prompts, no stderr streams (warnings and progress bars are a reader's
+    noise; the executed .ipynb next to the HTML keeps them)."""
+    import logging
+
     import nbformat
     import papermill as pm
     from nbconvert import HTMLExporter
@@ -74,12 +78,40 @@ def render_notebook(notebook: str | Path, html_out: str | Path, parameters: dict
     html_out = Path(html_out)
     html_out.parent.mkdir(parents=True, exist_ok=True)
     executed = html_out.with_suffix(".ipynb")
-    pm.execute_notebook(str(notebook), str(executed), parameters=parameters or {}, kernel_name=kernel,
-                        cwd=str(ROOT), progress_bar=False)
+    logging.getLogger("papermill").setLevel(logging.WARNING)
+    quiet_env = {"TQDM_DISABLE": "1", "PYTHONWARNINGS": "ignore"}
+    saved = {k: os.environ.get(k) for k in quiet_env}
+    os.environ.update(quiet_env)  # the kernel inherits them: no tqdm bars, no warnings printed at import
+    try:
+        pm.execute_notebook(str(notebook), str(executed), parameters=parameters or {}, kernel_name=kernel,
+                            cwd=str(ROOT), progress_bar=False, log_output=False)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     nb = nbformat.read(str(executed), as_version=4)
-    body, _ = HTMLExporter(exclude_input_prompt=True, exclude_output_prompt=True).from_notebook_node(nb)
+    stripped = strip_stderr(nb)
+    if stripped:
+        logging.getLogger(__name__).info("%d stderr output(s) left out of %s (kept in %s)", stripped, html_out, executed)
+    exporter = HTMLExporter(exclude_input_prompt=True, exclude_output_prompt=True, exclude_input=not with_code)
+    body, _ = exporter.from_notebook_node(nb)
     html_out.write_text(body)
     return html_out
+
+
+def strip_stderr(nb: Any) -> int:
+    """Remove stderr stream outputs from every cell (in place); returns how many were removed."""
+    n = 0
+    for cell in nb.cells:
+        outs = cell.get("outputs")
+        if not outs:
+            continue
+        keep = [o for o in outs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+        n += len(outs) - len(keep)
+        cell["outputs"] = keep
+    return n
 
 
 def sha256_file(path: str | Path) -> str:

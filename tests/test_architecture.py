@@ -6,12 +6,12 @@ import pytest
 
 PKG = Path(__file__).resolve().parent.parent / "mgw"
 LAYERS = [  # lowest first
-    {"config", "errors", "reporting", "provenance"},
+    {"config", "errors", "reporting", "provenance", "claims", "findings", "notebook", "plotstyle"},
     {"data", "embed"},
     {"index"},
     {"rerank", "hypergraph", "query", "cache", "store", "testing"},
     {"search", "bench", "tune", "abtest", "sim"},
-    {"cli", "report_commands", "report_index", "__main__"},
+    {"cli", "report_commands", "report_index", "doctor", "__main__"},
 ]
 
 

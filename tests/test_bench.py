@@ -89,6 +89,19 @@ def test_measure_pair_interleaves_and_sees_a_slower_callable():
     r = measure_pair(fast, slow, q, runs=2, warmup=0)
     assert r["a"]["qps"] > 2 * r["b"]["qps"] and len(r["a"]["latencies_ns"]) == 40
     assert calls[:4] == ["b", "a", "a", "b"] and calls[80:84] == ["a", "b", "b", "a"]  # alternating order
+    assert r["ratio"] > 2 and r["ratio_best"] > 2 and len(r["ratio_rounds"]) == 2
+
+
+def test_measure_batch_pair_alternates_whole_sets_and_takes_the_median_round():
+    from mgw.bench.runner import measure_batch_pair
+
+    q = np.zeros((30, 4), np.float32)
+    calls = []
+    fast = lambda v: calls.append(("a", len(v)))  # noqa: E731
+    slow = lambda v: (calls.append(("b", len(v))), time.sleep(0.003))  # noqa: E731
+    r = measure_batch_pair(fast, slow, q, runs=3)
+    assert [c for c, _ in calls] == ["a", "b", "a", "b", "b", "a", "a", "b"] and {n for _, n in calls} == {30}
+    assert r["ratio"] > 2 and r["a"] > r["b"] and len(r["ratio_rounds"]) == 3
 
 
 def test_measure_qps_modes():
@@ -107,6 +120,8 @@ def test_bench_config_measures_recall_and_raw_ratio(small_ds, tmp_path):
     rows, lats, index = bench_config(small_ds, cfg, runs=1, threads=1, cache_dir=tmp_path)
     assert len(rows) == 2 and rows[1]["recall"] >= rows[0]["recall"] and rows[1]["recall"] > 0.9
     assert rows[1]["ratio_qps_single"] > 0 and "ratio_qps_single" not in rows[0]
+    assert rows[1]["ratio_qps_batch_1t"] > 0 and rows[1]["ratio_qps_batch"] > 0
+    assert len(json.loads(rows[1]["ratio_qps_single_rounds"])) == 7 and rows[1]["ratio_qps_single_median_round"] > 0
     assert rows[0]["insert_per_s"] > 0 and rows[0]["bytes_per_vector"] > 384
     again, info = get_or_build(small_ds, cfg, threads=1, cache_dir=tmp_path)
     assert info["cached"] and len(again) == len(small_ds.train)
@@ -122,10 +137,19 @@ def test_run_benchmark_writes_summary_and_figures(tmp_path, small_ds):
     assert bench["_provenance"]["machine"]["cores"] >= 1
     assert bench["datasets"]["synth-2k"]["rc10"] > 1 and bench["datasets"]["synth-2k"]["lid10"] > 1
     assert bench["best_qps_at_recall"]["synth-2k"]["exact"]["0.99"]["recall"] == 1.0
-    assert {c["claim"] for c in bench["claims"]} >= {"recall@10", "throughput (QPS)", "memory per 100K vectors"}
+    assert {c["id"] for c in bench["claims"]} >= {"s1.1.1-recall", "s1.1.1-qps", "s1.1.1-memory"}  # mgw/claims.py
     assert "hnswlib(M=32,efConstruction=200)" in bench["raw_ratios"]["synth-2k"]
     h = bench["headline"]
     assert 0 < h["min_raw_ratio_single"] <= min(v["ratio_qps_single"] for v in bench["raw_ratios"]["synth-2k"].values())
     assert h["min_raw_ratio_batch"] > 0 and h["min_raw_ratio_single_at"].startswith("synth-2k | ")
     assert (tmp_path / "bench" / "results.parquet").exists() and len(s["figures"]) == 4
     assert [f["selectivity"] for f in bench["filtered"]] == [0.01, 0.1, 0.5]
+
+
+def test_ratios_module_measures_each_default_point(tmp_path):
+    from mgw.bench.ratios import main
+
+    out = main(["synth-2k", "--embeddings", "", "--backends", "exact", "--grid", "tiny", "--queries", "40",
+                "--runs", "1", "--threads", "1", "--bench-dir", str(tmp_path), "--out", str(tmp_path / "r.json")])
+    assert out["headline"]["min_raw_ratio_single"] > 0 and out["headline"]["min_raw_ratio_batch"] > 0
+    assert json.loads((tmp_path / "r.json").read_text())["raw_ratios"]["synth-2k"]["exact"]["ratio_qps_batch_1t"] > 0

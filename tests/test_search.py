@@ -226,3 +226,91 @@ def test_gat_adapter_uses_the_query_vector_for_unknown_users():
 def test_bad_k_types(pipe, k):
     with pytest.raises(DataError):
         pipe.search("x", k=k)
+
+
+def _small_gat(n_items: int = 60, dim: int = 16):
+    import torch
+
+    from mgw.rerank.inference import NodeCache, Reranker
+    from mgw.rerank.model import GATReranker
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(n_items, dim)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    cache = NodeCache(torch.from_numpy(x), torch.randn(n_items, dim), torch.randn(n_items, dim))
+    gat = Reranker(GATReranker(dim, dim, heads=8, dropout=0.1), [f"i{i}" for i in range(n_items)], cache, ["u0"],
+                   torch.randn(1, dim), rng.integers(0, 9, n_items))
+    return gat, x
+
+
+@pytest.mark.parametrize("backend", ["exact", "hnswlib"])
+def test_gat_query_vector_neighbours_through_the_pipeline_index(backend):
+    """The pseudo-history found through the index equals the full scan's (exact index: always; hnswlib on 60
+    items: its search is exhaustive here), so the reranked order does not change."""
+    from mgw.search import GatAdapter
+
+    gat, x = _small_gat()
+    rng = np.random.default_rng(2)
+    queries = rng.normal(size=(10, x.shape[1])).astype(np.float32)
+    cands = [[f"i{j}" for j in rng.choice(len(x), 30, replace=False)] for _ in queries]
+    scores = rng.random(30).astype(np.float32)
+    before = [gat.rerank(q, c, scores) for q, c in zip(queries, cands)]
+    index = make_index(backend, x.shape[1], "cosine").build(x, gat.item_ids)
+    calls = []
+    ad = GatAdapter(gat)
+    assert ad.use_index(index)
+    search = index.search
+    index.search = lambda *a, **kw: calls.append(1) or search(*a, **kw)
+    after = [gat.rerank(q, c, scores) for q, c in zip(queries, cands)]
+    assert len(calls) == len(queries)
+    for (i0, s0), (i1, s1) in zip(before, after):
+        assert i0 == i1
+        np.testing.assert_allclose(s0, s1, rtol=1e-5, atol=1e-6)
+    with pytest.raises(DataError):  # a bad preference vector is still refused, before any search
+        gat.rerank(np.zeros(x.shape[1], np.float32), cands[0], scores)
+
+
+def test_gat_keeps_its_scan_when_the_index_holds_other_items_or_vectors():
+    from mgw.search import GatAdapter
+
+    gat, x = _small_gat()
+    other_ids = make_index("exact", x.shape[1], "cosine").build(x, [f"j{i}" for i in range(len(x))])
+    assert not GatAdapter(gat).use_index(other_ids)
+    shuffled = make_index("exact", x.shape[1], "cosine").build(x[::-1].copy(), gat.item_ids)
+    assert not GatAdapter(gat).use_index(shuffled)
+    assert gat._item_search is None
+
+
+def test_gat_item_search_effect_times_index_and_scan_and_restores(pipe):
+    import torch
+
+    from mgw.rerank.inference import NodeCache, Reranker
+    from mgw.rerank.model import GATReranker
+    from mgw.search import GatAdapter
+    from mgw.search.bench import gat_item_search_effect
+
+    ids = pipe.index.ids()
+    torch.manual_seed(0)
+    n = len(ids)
+    vec = pipe.index._native_vectors(np.arange(n))  # the index's own (unit-norm) vectors, in id order
+    gat = Reranker(GATReranker(DIM, 16, heads=8, dropout=0.1), ids,
+                   NodeCache(torch.from_numpy(vec), torch.randn(n, 16), torch.randn(n, 16)), ["u0"],
+                   torch.randn(1, 16), np.ones(n))
+    ad = GatAdapter(gat)
+    assert ad.use_index(pipe.index)
+    nearest = gat._item_search
+    r = gat_item_search_effect(pipe.replace(reranker=ad), ["space robots", "village baking on netflix"], rounds=2)
+    assert r["queries"] == 2 and r["rerank_p50_ms_index"] > 0 and r["rerank_p50_ms_scan"] > 0
+    assert 0 <= r["identical_top10_pages"] <= 1  # this catalog's many equal vectors make the top 20 a tie
+    assert gat._item_search is nearest
+    assert gat_item_search_effect(pipe, ["space robots"]) is None  # utility reranker: nothing to compare
+
+
+def test_gat_scale_compares_before_scan_and_index(tmp_path):
+    from mgw.search.gat_scale import main
+
+    r = main(["--items", "300", "--queries", "6", "--rounds", "2", "--out", str(tmp_path / "g.json")])
+    assert r["rerank_p50_ms_before"] > 0 and r["rerank_p50_ms_index"] > 0 and r["rerank_p50_ms_scan"] > 0
+    assert 0 <= r["identical_top10_pages"] <= 1 and r["pseudo_history_recall"] > 0.9
+    assert (tmp_path / "g.json").exists()

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from mgw import claims as seed_claims
 from mgw.config import PLATFORMS
 from mgw.data.normalize import GENRES, RATINGS
 from mgw.hypergraph.availability import CATALOG_HOME, FOOTPRINT, LICENSE_BASE
@@ -171,7 +172,8 @@ def run_benchmark(catalog: pd.DataFrame | None, params: Any, seed: int, synth_ti
     """Everything `mgw hypergraph bench` reports (see docs/hypergraph-search.md)."""
     hp = params.hypergraph
     result: dict[str, Any] = {"params": hp.model_dump(), "seed": seed, "claims": {
-        "seed_query_latency_max_ms": 15, "goal_real_p95_ms": 1.0, "goal_1m_p95_ms": 10.0, "seed_compression": 3.7}}
+        "seed_query_latency_max_ms": seed_claims.value("s1.1.3-query"), "goal_real_p95_ms": 1.0, "goal_1m_p95_ms": 10.0,
+        "seed_compression": seed_claims.value("s1.1.3-compression")}}
     if catalog is not None:
         t = time.perf_counter()
         store = build_store(catalog, hp.regions, hp.home_bonus, seed, hp.availability)
@@ -204,32 +206,10 @@ def run_benchmark(catalog: pd.DataFrame | None, params: Any, seed: int, synth_ti
     return result
 
 
-def load_or_compute(hypergraph_metrics: str, parse_metrics: str, search_metrics: str, labelled: str,
-                    small_titles: int = 5000) -> dict[str, Any]:
-    """What notebook 06 shows: the DVC stages' metrics when present; otherwise a small simulated run of the
-    hypergraph benchmark (with XGI) and the parser's labelled evaluation, computed here (search needs the
-    embedding artifacts and is then absent)."""
-    import json
-    from pathlib import Path
-
+def demo_run(small_titles: int = 5000) -> dict[str, Any]:
+    """The hypergraph benchmark on `small_titles` simulated titles (with XGI), for notebook 06 when the DVC stage's
+    metrics are absent (mgw.notebook.load_or_compute)."""
     from mgw.config import load_params
-    from mgw.query import evaluate_labelled
 
-    from mgw.config import ROOT
-
-    def at_root(path):
-        return Path(path) if Path(path).is_absolute() else ROOT / path
-
-    def read(path):
-        return json.loads(at_root(path).read_text()) if path and at_root(path).exists() else None
-
-    out = {"hypergraph": read(hypergraph_metrics), "parse": read(parse_metrics), "search": read(search_metrics),
-           "computed_here": []}
-    if out["hypergraph"] is None:
-        params = load_params(overrides={"hypergraph": {"bench_queries": 30, "reference_queries": 30}})
-        out["hypergraph"] = run_benchmark(None, params, params.seed, synth_titles=small_titles)
-        out["computed_here"].append(f"hypergraph ({small_titles} simulated titles)")
-    if out["parse"] is None:
-        out["parse"] = evaluate_labelled(str(at_root(labelled)))
-        out["computed_here"].append("parse")
-    return out
+    params = load_params(overrides={"hypergraph": {"bench_queries": 30, "reference_queries": 30}})
+    return run_benchmark(None, params, params.seed, synth_titles=small_titles)

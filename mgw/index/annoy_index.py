@@ -42,7 +42,7 @@ class AnnoyIndex(BaseIndex):
     def _native_search(self, queries, k, labels=None, threads=None):
         found = np.full((len(queries), k), -1, dtype=np.int64)
         dist = np.full((len(queries), k), np.nan, dtype=np.float32)
-        search_k = int(self.query_params["search_k"])
+        search_k = self._search_k
         nns = self.index.get_nns_by_vector
         for i, q in enumerate(queries):
             f, d = nns(q, k, search_k, True)
@@ -50,15 +50,15 @@ class AnnoyIndex(BaseIndex):
         return found, dist
 
     def _native_search_one(self, v, k):
-        found, dist = self.index.get_nns_by_vector(v, k, int(self.query_params["search_k"]), True)
+        found, dist = self.index.get_nns_by_vector(v, k, self._search_k, True)
         if len(found) < k:  # the forest gave fewer: the general path pads and completes
-            return super()._native_search_one(v, k)
-        d = np.asarray(dist, dtype=np.float32)
-        if self.metric == "cosine":  # 1 - d²/2, in place
-            np.multiply(d, d, out=d)
-            d *= -0.5
-            d += 1.0
-        return np.asarray(found, dtype=np.int64), d
+            return None
+        if self.metric == "cosine":  # 1 - d²/2 on the ten Python floats, one array at the end
+            return found, np.array([1.0 - 0.5 * x * x for x in dist], dtype=np.float32)
+        return found, np.array(dist, dtype=np.float32)
+
+    def _native_apply_query_params(self):
+        self._search_k = int(self.query_params["search_k"])
 
     def _to_score(self, raw):
         return 1.0 - raw * raw / 2.0 if self.metric == "cosine" else raw

@@ -387,14 +387,17 @@ class BaseIndex:
                 return None
             if self.metric == "cosine":
                 v = v * (1.0 / math.sqrt(sq))
-        labels, scores = self._native_search_one(v, k)
-        if labels[-1] < 0:  # fewer than k came back (padding is last)
+        hit = self._native_search_one(v, k)
+        if hit is None:  # fewer than k came back
             return None
-        return self._ids.take(labels), scores
+        return self._ids.take(hit[0]), hit[1]
 
-    def _native_search_one(self, v: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """One query [dim] → (labels [k], mgw scores [k]); adapters override it to skip the 2-D detour."""
+    def _native_search_one(self, v: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """One query [dim] → (labels [k], mgw scores [k]), or None when fewer than k came back (the general
+        path then pads or completes). Adapters override it to call the library's single-query entry directly."""
         labels, raw = self._native_search(v[None, :], k)
+        if labels[0, -1] < 0:
+            return None
         return labels[0], self._to_score(raw)[0]
 
     def _map_ids(self, labels: np.ndarray) -> np.ndarray:

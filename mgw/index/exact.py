@@ -84,8 +84,11 @@ class ExactIndex(BaseIndex):
     def _native_search_one(self, v, k):
         if self.metric == "l2":
             return super()._native_search_one(v, k)
-        pool, x = self._live()
-        return self._one(v, k, pool, x)
+        pool, x = self._live()  # k ≤ live count: BaseIndex checked it
+        s = x @ v
+        top = np.argpartition(s, s.size - k)[s.size - k:] if k < s.size else np.arange(s.size)
+        top = top[np.argsort(-s[top], kind="stable")]
+        return (top if pool is None else pool[top]), s[top]
 
     def _native_vectors(self, labels):
         return self.vectors[labels]

@@ -15,6 +15,18 @@ import numpy as np
 from mgw.errors import DataError
 from mgw.index.base import BaseIndex
 
+_swig_ptr = faiss.swig_ptr
+_omp_threads = [0]  # what this module last passed to omp_set_num_threads (0: unknown)
+
+
+def set_omp_threads(n: int) -> None:
+    """faiss's OpenMP pool size, skipping the call when this module already set it to n (the single-query
+    path runs ~25 µs searches, where a redundant call into the library is a visible share). A stale value
+    (someone else called faiss.omp_set_num_threads) only costs speed: results do not depend on it."""
+    if _omp_threads[0] != n:
+        faiss.omp_set_num_threads(n)
+        _omp_threads[0] = n
+
 
 class FaissIndex(BaseIndex):
     backend = "faiss"
@@ -49,7 +61,7 @@ class FaissIndex(BaseIndex):
         return f"faiss({self.build_params['factory']})"
 
     def _native_build(self, vectors, labels):
-        faiss.omp_set_num_threads(self.threads)
+        set_omp_threads(self.threads)
         factory = str(self.build_params["factory"])
         index = faiss.index_factory(self.dim, factory if self.is_ivf else "IDMap2," + factory, self._faiss_metric())
         inner = faiss.downcast_index(index if self.is_ivf else index.index)
@@ -68,9 +80,19 @@ class FaissIndex(BaseIndex):
             faiss.extract_index_ivf(index).set_direct_map_type(faiss.DirectMap.Hashtable)
         index.add_with_ids(vectors, labels)
         self.index = index
+        self._bind_search_one()
+
+    def _bind_search_one(self) -> None:
+        """The C++ search of the index the single-query path calls (see `_native_search_one`). An HNSW index
+        cannot remove or update (faiss), so the IDMap2 around it maps internal id i to label i: the graph is
+        searched directly and the map's per-call translation loop (an OpenMP region) is skipped."""
+        inner = self.index
+        if self.is_hnsw and np.array_equal(faiss.vector_to_array(self.index.id_map), np.arange(self.index.ntotal)):
+            inner = faiss.downcast_index(self.index.index)
+        self._search_c = inner.search_c
 
     def _native_add(self, vectors, labels):
-        faiss.omp_set_num_threads(self.threads)
+        set_omp_threads(self.threads)
         self.index.add_with_ids(vectors, labels)
 
     def _native_remove(self, labels):
@@ -97,7 +119,9 @@ class FaissIndex(BaseIndex):
         return faiss.SearchParameters(sel=sel)
 
     def _native_search(self, queries, k, labels=None, threads=None):
-        faiss.omp_set_num_threads(threads or self.threads)
+        n = threads or self.threads  # a batch always sets the pool: its cost is nothing next to the search
+        faiss.omp_set_num_threads(n)
+        _omp_threads[0] = n
         if labels is None:
             dist, found = self.index.search(queries, k)
         else:
@@ -108,9 +132,15 @@ class FaissIndex(BaseIndex):
         return found, dist
 
     def _native_search_one(self, v, k):
-        faiss.omp_set_num_threads(self.threads)
-        dist, found = self.index.search(v[None, :], k)  # the raw baseline's call
-        return found[0], (np.sqrt(np.maximum(dist[0], 0)) if self.metric == "l2" else dist[0])
+        """One query through the index's C++ `search` (what faiss's Python `index.search` wraps, without the
+        wrapper's reshaping, asserts and dtype conversion: `_search_one` has validated `v` already)."""
+        set_omp_threads(self.threads)
+        dist = np.empty(k, dtype=np.float32)
+        found = np.empty(k, dtype=np.int64)
+        self._search_c(1, _swig_ptr(v), k, _swig_ptr(dist), _swig_ptr(found), None)
+        if found[-1] < 0:  # fewer than k found: the general path completes the result
+            return None
+        return found, (np.sqrt(np.maximum(dist, 0, out=dist), out=dist) if self.metric == "l2" else dist)
 
     def _to_score(self, raw):
         return np.sqrt(np.maximum(raw, 0)) if self.metric == "l2" else raw
@@ -126,6 +156,7 @@ class FaissIndex(BaseIndex):
         self.index = faiss.read_index(str(directory / "index.faiss"))
         if self.index.ntotal != len(self):
             raise ValueError(f"index.faiss holds {self.index.ntotal} vectors, ids.json {len(self)} live ids")
+        self._bind_search_one()
 
     def raw(self):
         return self.index

@@ -91,11 +91,11 @@ class HnswIndex(BaseIndex):
         try:
             labels, dist = self.index.knn_query(v, k, self.threads)  # the raw baseline's call
         except RuntimeError:  # fewer than k reachable: the general path searches row by row and completes
-            return np.full(k, -1, dtype=np.int64), np.full(k, np.nan, dtype=np.float32)
+            return None
         d = dist[0]
         if self.metric != "l2":
-            return labels[0], np.subtract(1.0, d, out=d)
-        return labels[0], np.sqrt(np.maximum(d, 0, out=d), out=d)
+            return labels[0], np.subtract(1.0, d, d)  # in place; hnswlib's labels are full (uint64, never -1)
+        return labels[0], np.sqrt(np.maximum(d, 0, d), d)
 
     def _to_score(self, raw):
         return 1.0 - raw if self.metric != "l2" else np.sqrt(np.maximum(raw, 0))

@@ -7,7 +7,7 @@ import json
 def register(sub) -> None:
     p = sub.add_parser("train", help="train + evaluate the GAT reranker and baselines, register the model")
     p.add_argument("--no-transfer", action="store_true", help="skip the held-out-genre transfer run")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("-q", "--quiet", "--no-progress", dest="no_progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_train)
 
     m = sub.add_parser("models", help="reranker registry: list, show, promote, rollback")

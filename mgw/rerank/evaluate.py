@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from mgw import claims as seed_claims
 from mgw.config import ROOT, Params, data_dir
 from mgw.data.interactions import catalog_items, load_movielens, simulate_users, split_events
 from mgw.errors import DataError, UnknownIdError
@@ -429,7 +430,7 @@ def _transfer(exp: Experiment, log_dir: Path) -> dict:
                                       .iloc[:, 0].mean()) if rows else float("nan"), "users": len(rows)}
     ratio = res["held_out"]["ndcg@10"] / res["in_domain"]["ndcg@10"] if res["in_domain"]["ndcg@10"] else None
     return {"held_out_genres": sorted(held), "dropped_train_events": int(drop.sum()), "model_without_genres": res,
-            "transferability": ratio, "seed_claim": 0.91, "best_epoch": rec["best_epoch"]}
+            "transferability": ratio, "seed_claim": seed_claims.value("s1.1.2-transfer"), "best_epoch": rec["best_epoch"]}
 
 
 # --------------------------------------------------------------------------- public helpers (A/B area)

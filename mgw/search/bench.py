@@ -16,8 +16,9 @@ import numpy as np
 from tqdm import tqdm
 
 from mgw.embed import QueryEmbeddingLRU
-from mgw.search.pipeline import SearchPipeline, public_response
-from mgw.search.rerankers import UtilityReranker
+from mgw.query import parse as parse_query
+from mgw.search.pipeline import SearchPipeline, embed_text, public_response
+from mgw.search.rerankers import GatAdapter, UtilityReranker
 
 SEARCH_BENCH_QUERIES = (
     "action movies available on Netflix AND Prime in US", "documentaries on Disney+ OR Hulu in Canada",
@@ -123,6 +124,7 @@ def _bench_search(pipe: SearchPipeline, params: Any, queries: list[str] | None) 
         r_wall, _ = stage_latencies(pipe, queries, n)
         out["repeated_query"] = {"total": pct(r_wall["total_ms"]), "embed": pct(r_wall["embed_ms"]),
                                  "lru_size": lru.maxsize}
+    out["gat_item_search"] = gat_item_search_effect(cold, queries)
     out["throughput_qps"] = {"threads_1": throughput(cold, queries, n, 1), "threads_2": throughput(cold, queries, n, 2),
                              f"batch_{BATCH}": batch_throughput(cold, queries, n)}
     out["examples"] = {q: public_response(pipe.search(q, explain=True)) for q in queries[:3]}
@@ -130,3 +132,43 @@ def _bench_search(pipe: SearchPipeline, params: Any, queries: list[str] | None) 
                embed_threads=getattr(params.embed, "threads", None), reranker=getattr(pipe.reranker, "version", None),
                index=getattr(pipe.index, "backend", None), catalog_titles=pipe.store.n)
     return out
+
+
+def gat_item_search_effect(pipe: SearchPipeline, queries: list[str], rounds: int = 5) -> dict[str, Any] | None:
+    """The GAT's rerank of each query's candidates for a user it does not know, with its pseudo-history found
+    through the pipeline's index (what searches use) and by the scan of every item vector, interleaved per
+    query: p50 of each, their ratio, and how often the reranked top-10 page is identical. None when the
+    reranker is not a GAT served through the index."""
+    rr = pipe.reranker
+    gat = getattr(rr, "gat", None)
+    nearest = getattr(gat, "_item_search", None)
+    if not isinstance(rr, GatAdapter) or nearest is None:
+        return None
+    cases = []
+    for q in queries:
+        parsed = parse_query(q)
+        vec = np.asarray(pipe.embed([embed_text(parsed, q)]), dtype=np.float32)[0]
+        ids, sims = pipe._ann(vec, pipe._allowed(parsed)[1])
+        if ids:
+            cases.append((vec, ids, sims))
+    pc = time.perf_counter
+    t = {"index": [], "scan": []}
+    same = []
+    try:
+        for r in range(rounds):
+            for vec, ids, sims in cases:
+                pages = {}
+                for mode in (("index", "scan") if r % 2 == 0 else ("scan", "index")):
+                    gat.use_item_search(nearest if mode == "index" else None)
+                    t0 = pc()
+                    ranked, _ = rr.rerank(None, ids, sims, None, query_vector=vec)
+                    t[mode].append((pc() - t0) * 1e3)
+                    pages[mode] = ranked[:10]
+                if r == 0:
+                    same.append(pages["index"] == pages["scan"])
+    finally:
+        gat.use_item_search(nearest)
+    p50 = {m: float(np.percentile(v, 50)) for m, v in t.items()}
+    return {"queries": len(cases), "rounds": rounds, "rerank_p50_ms_index": p50["index"],
+            "rerank_p50_ms_scan": p50["scan"], "scan_over_index": p50["scan"] / p50["index"],
+            "identical_top10_pages": float(np.mean(same)) if same else None, "items": len(gat.item_ids)}

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mgw.search.pipeline import SearchPipeline
-from mgw.search.rerankers import production_reranker
+from mgw.search.rerankers import GatAdapter, production_reranker
 
 
 def build_pipeline(params: Any, processed: Any = None, embed: Callable | None = None,
@@ -27,4 +27,6 @@ def build_pipeline(params: Any, processed: Any = None, embed: Callable | None = 
 
         embed = Embedder.from_params(params.embed, disk_cache=False).query_encoder()
     reranker = production_reranker(params, store)
+    if isinstance(reranker, GatAdapter):
+        reranker.use_index(index)
     return SearchPipeline(catalog, store, index, embed, reranker, params.search.candidates, params.search.k)

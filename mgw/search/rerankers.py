@@ -66,6 +66,32 @@ class GatAdapter:
         self.gat = gat
         self.version = f"gat-{getattr(gat, 'version', '?')}"
 
+    def use_index(self, index: Any, probes: int = 8) -> bool:
+        """Let the GAT find a query vector's pseudo-history (its nearest items) through the pipeline's ANN
+        index instead of scanning every item vector: only when the index holds exactly the GAT's items and
+        returns each probed item's own vector as its nearest neighbour (same embeddings). Returns whether
+        it is on. Neighbours come from the index's approximate search, so a query's pseudo-history can
+        differ from the exact one where the index misses a neighbour (`mgw search --bench` reports how
+        often the reranked page changes)."""
+        gat = self.gat
+        if not hasattr(gat, "use_item_search") or getattr(index, "metric", None) != "cosine" \
+                or len(index) != len(gat.item_ids) or set(index.ids()) != set(gat.item_ids):
+            return False
+        item_x = gat.cache.item_x.numpy()
+        rows = np.random.default_rng(0).choice(len(gat.item_ids), min(probes, len(gat.item_ids)), replace=False)
+        for r in rows.tolist():  # the probe's nearest is itself, or an item with the very same vector
+            found, score = index.search(item_x[r], 1)
+            if score[0] < 1 - 1e-4 or not np.allclose(item_x[gat.item_row[found[0]]], item_x[r], atol=1e-5):
+                return False
+        row_of = gat.item_row.__getitem__
+
+        def nearest(pref: np.ndarray, n: int) -> np.ndarray:
+            found, _ = index.search(np.asarray(pref, dtype=np.float32), n)
+            return np.fromiter(map(row_of, found), dtype=np.int64, count=len(found))
+
+        gat.use_item_search(nearest)
+        return True
+
     def rerank(self, user, candidate_ids, candidate_scores, k=None, query_vector=None):
         item_row = self.gat.item_row
         known = [i for i, c in enumerate(candidate_ids) if c in item_row]

@@ -14,11 +14,11 @@ def register(sub) -> None:
     run.add_argument("file")
     run.add_argument("--scale", type=float, default=None, help="size multiplier (default params sim.scale)")
     run.add_argument("--iterations", type=int, default=None)
-    run.add_argument("--out", default=None, help="output folder (default reports/scenarios)")
+    run.add_argument("--out-dir", "--out", dest="out", default=None, help="output folder (default reports/scenarios)")
     run.set_defaults(func=_scenario_run)
     every = scs.add_parser("all", help="run every scenario listed in params sim.scenarios")
     every.add_argument("--scale", type=float, default=None)
-    every.add_argument("--out", default=None)
+    every.add_argument("--out-dir", "--out", dest="out", default=None, help="output folder (default reports/scenarios)")
     every.set_defaults(func=_scenario_all)
 
     ch = sub.add_parser("chaos", help="chaos / self-healing simulation: repair policies on one failure trace")

@@ -1,5 +1,6 @@
 """What notebook 09 shows: scenario pass/fail tables, per-policy comparison, recall/availability over time,
-alerts. `load_or_compute` reads the DVC outputs, or computes a small run into a temp dir when they are absent."""
+alerts. `outputs`/`load` name and read the DVC outputs; `demo_run` is the small run mgw.notebook.load_or_compute falls
+back on when they are absent."""
 from __future__ import annotations
 
 import json
@@ -12,19 +13,29 @@ import pandas as pd
 from mgw.config import ROOT
 
 
-def load_or_compute(scenarios_dir: str | Path, chaos_path: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """(scenario reports, chaos report). Missing files → a small run (scaled down, 5 simulated days)."""
+SCENARIOS = ("content-discovery-performance", "multi-platform-availability", "self-healing-resilience")
+
+
+def outputs(scenarios_dir: str | Path, chaos_path: str | Path) -> list[str]:
+    """The pipeline outputs notebook 09 reads: one report per scenario, then the chaos comparison."""
+    return [str(Path(scenarios_dir) / f"{n}.json") for n in SCENARIOS] + [str(chaos_path)]
+
+
+def load(*paths: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(scenario reports, chaos report) from the paths of `outputs`."""
+    *scenarios, chaos = (json.loads(Path(p).read_text()) for p in paths)
+    return scenarios, chaos
+
+
+def demo_run() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """A small run into a temp dir (scaled down, 5 simulated days), for mgw.notebook.load_or_compute."""
     from mgw.sim.scenario import load_scenario, run_scenario, scaled_params
     from mgw.sim.workloads import self_healing
 
-    names = ["content-discovery-performance", "multi-platform-availability", "self-healing-resilience"]
-    sdir, cpath = ROOT / scenarios_dir, ROOT / chaos_path
-    if all((sdir / f"{n}.json").exists() for n in names) and cpath.exists():
-        return [json.loads((sdir / f"{n}.json").read_text()) for n in names], json.loads(cpath.read_text())
     tmp = Path(tempfile.mkdtemp(prefix="mgw-sim-"))
     reports = [run_scenario(ROOT / "scenarios" / f"{n}.yaml", scale=s, out_dir=tmp, iterations=2)
-               for n, s in (("content-discovery-performance", 0.01), ("multi-platform-availability", 0.02))]
-    params = scaled_params(load_scenario(ROOT / "scenarios" / "self-healing-resilience.yaml"), 0.015)
+               for n, s in ((SCENARIOS[0], 0.01), (SCENARIOS[1], 0.02))]
+    params = scaled_params(load_scenario(ROOT / "scenarios" / f"{SCENARIOS[2]}.yaml"), 0.015)
     params.update(duration=5 * 86_400_000, probes=60)
     _, chaos = self_healing(params)
     return reports, chaos

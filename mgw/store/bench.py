@@ -17,6 +17,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from mgw.config import ROOT, Params
+from mgw import claims as seed_claims
 from mgw.store.backend import Backend
 from mgw.store.content import ContentStore
 from mgw.store.crash import run_concurrency_test
@@ -24,7 +25,6 @@ from mgw.store.metrics_archive import DAY, MetricsArchive
 from mgw.store.stores import index_backend
 from mgw.store.querylog import QueryLog
 
-SEED_CLAIMS = {"batch_inserts_per_s": 207_731}  # seed §5.2 / bench issue: RuVector batch insert claim
 
 
 def bench_vectors(params: Params, n: int, embeddings: str | Path | None = None) -> tuple[np.ndarray, str]:
@@ -107,7 +107,7 @@ def throughput(params: Params, workdir: Path, vectors: np.ndarray, backend: str)
                      "db_bytes": db_bytes},
         "recovery": {"open_from_snapshot_s": open_snapshot_s, "open_with_full_rebuild_s": open_rebuild_s,
                      "consistent_after_open": consistent},
-        "seed_claim_batch_inserts_per_s": SEED_CLAIMS["batch_inserts_per_s"],
+        "seed_claim_batch_inserts_per_s": seed_claims.value("s5.2-batch-inserts"),
     }
 
 

@@ -37,7 +37,7 @@ def register(sub) -> None:
                    help="only contribute trials; skip selection, confirmation and tune.json")
     p.add_argument("--apply", action="store_true", help="write the chosen config into params.yaml index:")
     p.add_argument("--metrics-dir", help="where tune.json goes (default: reports/metrics)")
-    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("-q", "--quiet", "--no-progress", dest="progress", action="store_false", help="no progress bars")
     p.set_defaults(func=run)
 
 
