@@ -91,6 +91,18 @@ class FeatureSpace:
         return out
 
 
+def popularity_space(item_emb: np.ndarray, pop: np.ndarray) -> FeatureSpace:
+    """A feature space with popularity only (no co-watch, no ALS users): for latency benches and tests of the
+    serving path on synthetic items, where the features' cost is paid but there is no history to fit."""
+    import scipy.sparse as sp
+
+    n = len(item_emb)
+    pop = np.asarray(pop, dtype=np.float64)
+    cf = CFModels(0.0, sp.csr_matrix((n, n), dtype=np.float32), {}, np.zeros((0, 8), np.float32),
+                  np.zeros((n, 8), np.float32), pop, pop, np.full(n, np.nan))
+    return FeatureSpace(cf, item_emb, [[]] * n, np.full(n, np.nan))
+
+
 # --------------------------------------------------------------------------- registry round trip
 def space_arrays(space: FeatureSpace) -> dict[str, np.ndarray]:
     """The arrays that rebuild a FeatureSpace (no user ids: ALS user factors travel with the served users)."""

@@ -27,10 +27,7 @@ def main(argv: list[str] | None = None) -> dict:
     from mgw.bench.datasets import SynthGenerator, normalize
     from mgw.index import make_index
     from mgw.provenance import stamp
-    import scipy.sparse as sp
-
-    from mgw.rerank.candidates import CFModels
-    from mgw.rerank.features import FEATURES, FeatureSpace
+    from mgw.rerank.features import FEATURES, popularity_space
     from mgw.rerank.inference import NodeCache, Reranker, _elu, _gat_one
     from mgw.rerank.model import GATReranker
     from mgw.search.rerankers import GatAdapter
@@ -51,10 +48,7 @@ def main(argv: list[str] | None = None) -> dict:
     model = GATReranker(384, 256, 8, n_items=n, n_features=len(FEATURES)).eval()
     cache = NodeCache(torch.from_numpy(x), torch.randn(n, 256), torch.randn(n, 256))
     pop = np.random.default_rng(a.seed).integers(0, 50, n).astype(np.float64)
-    # feature state of a catalog with popularity only (no co-watch or ALS signal): the features' cost is paid
-    cf = CFModels(0.0, sp.csr_matrix((n, n), dtype=np.float32), {}, np.zeros((0, 8), np.float32),
-                  np.zeros((n, 8), np.float32), pop, pop, np.full(n, np.nan))
-    space = FeatureSpace(cf, x, [["drama"]] * n, np.full(n, 2000.0))
+    space = popularity_space(x, pop)  # the features' cost is paid, with popularity as the only signal
 
     class Before(Reranker):  # the serving path before issue 20: both layers projected per query
         def _user_from_history(self, pref, items):
