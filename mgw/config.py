@@ -92,7 +92,9 @@ class ResolveParams(Section):
     block_tokens: int = Field(2, ge=1, le=5)  # rarest title-key tokens a listing blocks on
     block_max_token_share: float = Field(0.005, gt=0, le=1)  # tokens in more of the catalog do not block
     labels: str = "tests/data/resolve_pairs.csv"  # hand-checked pairs: train split fits, gold split evaluates
-    C: float = Field(1.0, gt=0)  # inverse L2 strength of mgw's logistic evidence model
+    C_grid: list[float] = Field(default_factory=lambda: [0.5, 1.0, 2.0, 4.0], min_length=1)  # inverse L2 strengths tried by CV
+    min_precision: float = Field(0.98, gt=0, le=1)  # mgw's operating point: out-of-fold precision on the train pairs
+    cv_repeats: int = Field(5, ge=1)  # repeats of the grouped 5-fold CV that picks C and the threshold
     train_negatives: int = Field(4, ge=1)  # simulated training: negatives sampled per true pair
     sim_train_share: float = Field(0.5, gt=0, le=1)  # simulated training catalog size, as a share of the resolved one
     cannot_link: float = Field(0.05, ge=0, le=1)  # groups with a cross pair below this never join
