@@ -22,6 +22,8 @@ COMMAND_MODULES = (
     "mgw.store.commands",     # store, snapshot, privacy
     "mgw.cache.commands",     # cache
     "mgw.sim.commands",       # scenario, chaos
+    "mgw.scale.commands",     # scale
+    "mgw.distributed.commands",  # ray
     "mgw.report_commands",    # report
     "mgw.report_index",       # report-index, claims
     "mgw.doctor",             # doctor
