@@ -2,12 +2,16 @@
 to the single-process path, and the overhead measurement."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
 from mgw.config import load_params
 
-ray = pytest.importorskip("ray")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+import ray  # noqa: E402  (a declared dependency: a missing Ray fails, never skips)
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +25,15 @@ def params():
 def ray_session(params):
     from mgw.distributed import session
 
-    with session.session(params.ray) as info:
-        yield info
+    try:
+        ctx = session.session(params.ray)
+        info = ctx.__enter__()
+    except session.RayUnavailableError as e:  # Ray gives its raylet 30 s to come up: a saturated machine misses it
+        if IN_CI:
+            raise
+        pytest.skip(f"local Ray could not start on this machine (outside CI): {e}")
+    yield info
+    ctx.__exit__(None, None, None)
     assert not ray.is_initialized()  # the session this module started is shut down
 
 

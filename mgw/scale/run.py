@@ -3,6 +3,7 @@ and `reports/metrics/scale.json` (headline: max_titles_one_machine per backend, 
 ray_overhead_ratio). Sizes above `scale.max_n` are skipped (the 1M switch: `-S scale.max_n=1000000`)."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -14,6 +15,7 @@ import pandas as pd
 
 from mgw.config import ROOT, Params
 from mgw.errors import DataError
+from mgw.reporting import _jsonable
 from mgw.scale import synth
 from mgw.scale.child import ChildError, run_in_child
 from mgw.scale.fit import PowerLaw, fit_power_law
@@ -81,6 +83,7 @@ def measure(params: Params, sizes: list[int], stages: list[str], backends: list[
     from tqdm.auto import tqdm
 
     rows = []
+    (work / "rows.jsonl").unlink(missing_ok=True)
     for stage, n, backend, target, kwargs in tqdm(_cells(params, sizes, stages, backends, work, generator),
                                                  desc="scale", disable=not progress):
         base = {"stage": stage, "n": n, "backend": backend, "measured": True, "extrapolated": False}
@@ -91,6 +94,8 @@ def measure(params: Params, sizes: list[int], stages: list[str], backends: list[
             rows.append({**base, "error": str(e)})
             continue
         rows.append({**base, **out, "load_average_1m": out.get("load_average_1m", os.getloadavg()[0])})
+        with open(work / "rows.jsonl", "a") as f:  # progress survives an interrupted run
+            f.write(json.dumps(_jsonable(rows[-1])) + "\n")
     return rows
 
 
