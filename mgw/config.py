@@ -92,7 +92,9 @@ class ResolveParams(Section):
     block_tokens: int = Field(2, ge=1, le=5)  # rarest title-key tokens a listing blocks on
     block_max_token_share: float = Field(0.005, gt=0, le=1)  # tokens in more of the catalog do not block
     labels: str = "tests/data/resolve_pairs.csv"  # hand-checked pairs: train split fits, gold split evaluates
-    C: float = Field(1.0, gt=0)  # inverse L2 strength of mgw's logistic evidence model
+    C_grid: list[float] = Field(default_factory=lambda: [0.5, 1.0, 2.0, 4.0], min_length=1)  # inverse L2 strengths tried by CV
+    min_precision: float = Field(0.98, gt=0, le=1)  # mgw's operating point: out-of-fold precision on the train pairs
+    cv_repeats: int = Field(5, ge=1)  # repeats of the grouped 5-fold CV that picks C and the threshold
     train_negatives: int = Field(4, ge=1)  # simulated training: negatives sampled per true pair
     sim_train_share: float = Field(0.5, gt=0, le=1)  # simulated training catalog size, as a share of the resolved one
     cannot_link: float = Field(0.05, ge=0, le=1)  # groups with a cross pair below this never join
@@ -192,6 +194,22 @@ class GnnParams(Section):
     bootstrap: int = Field(1000, ge=100)
     latency_queries: int = Field(500, ge=10)
     registry_dir: str = "models/reranker"
+    # issue 14: candidates with a real ceiling, two tasks, features, id embeddings, tuned baselines
+    split: Literal["auto", "per_user", "global"] = "auto"  # auto: global for movielens, per_user for simulated
+    candidate_quotas: dict[str, float] = {"content": 0.2, "itemknn": 0.3, "als": 0.3, "popularity": 0.2}
+    cf_knn: int = Field(100, ge=0)  # item-kNN neighbours kept per item
+    als_factors: int = Field(32, ge=1)
+    als_iterations: int = Field(15, ge=1)
+    als_regularization: float = Field(0.05, ge=0)
+    half_life_days: float = Field(60.0, gt=0)  # decayed popularity
+    id_embeddings: bool = True  # learnable user/item id embeddings beside the GAT states
+    random_negatives: int = Field(20, ge=0)  # random items added to each training list (hard: the union)
+    tune_frac: float = Field(0.25, gt=0, lt=1)  # share of val-phase users held out for tuning / early stopping
+    tune_budget: int = Field(2, ge=1)  # configs per trainable ranker (same for every one)
+    seeds: int = Field(3, ge=1)  # GAT training seeds (mean and spread reported)
+    ablations: bool = True  # no id embeddings, no item-item edges, heads 1/2/4, hidden 64 (one seed each)
+    search_task: bool = True  # the personalised-search task (needs the hypergraph store of the catalog)
+    search_users: int = Field(300, ge=1)  # test users given a query
 
 
 class AbtestParams(Section):

@@ -18,6 +18,12 @@ REPORTS = ROOT / "reports"
 MISSING = "not run"
 
 
+def _rerank_task(h: dict) -> str:
+    """One task of rerank.json's headline as a line."""
+    return (f"{h['candidate_recall_at_100']:.3f} / {h['gat_ndcg10']:.4f} / {h['best_baseline']} "
+            f"{h['best_baseline_ndcg10']:.4f} (×{h['gat_over_best']:.3f}, Holm p = {h['p_holm']:.3g})")
+
+
 def pick(d: Any, path: str) -> Any:
     """`pick(m, "a.b.0.c")` → m["a"]["b"][0]["c"], or None when any step is missing."""
     for part in path.split("."):
@@ -86,14 +92,17 @@ AREAS: list[tuple[str, str, list[Row]]] = [
         ("tuned / default QPS (goal ≥ 2)", "tune", "ratio.qps_tuned_over_default", ".2f"),
     ]),
     ("GAT reranker", "04_reranker.html", [
-        ("interactions", "rerank", lambda m: f"{m['interactions']['source']}: {m['interactions']['users']} users", ""),
-        ("NDCG@10 per ranker", "rerank", lambda m: {k: round(v["ndcg@10"]["mean"], 4) for k, v in m["rankers"].items()}, ""),
-        ("GAT − best baseline NDCG@10 (95 % CI, Wilcoxon p)", "rerank",
-         lambda m: "{:+.4f} [{:+.4f}, {:+.4f}] vs {}, p = {:.3g}".format(
-             m["significance"]["mean_diff"], *m["significance"]["ci95"], m["significance"]["vs"],
-             m["significance"]["p_wilcoxon"]), ""),
-        ("retriever Recall@100 (ceiling)", "rerank", "retriever_recall@100", ".4f"),
-        (f"rerank latency p50, 100 candidates (ms; seed claims {_seed('s5.1-rerank')})", "rerank", "latency.rerank_ms.p50", ".3f"),
+        ("interactions (split)", "rerank",
+         lambda m: f"{m['interactions']['source']}: {m['interactions']['users']} users ({m['headline']['split']} split)", ""),
+        ("verdict", "rerank", "verdict", ""),
+        ("recommend: union candidate Recall@100 / GAT NDCG@10 / best baseline", "rerank",
+         lambda m: _rerank_task(m["headline"]["recommend"]), ""),
+        ("search: pipeline candidate recall / GAT NDCG@10 / best baseline", "rerank",
+         lambda m: _rerank_task(m["headline"]["search"]), ""),
+        ("NDCG@10 per ranker (recommend)", "rerank",
+         lambda m: {k: round(v["ndcg@10"]["mean"], 4) for k, v in m["tasks"]["recommend"]["rankers"].items()}, ""),
+        (f"rerank p50, 100 candidates, known / unknown user (ms; goal ≤ 1, seed claims {_seed('s5.1-rerank')})", "rerank",
+         lambda m: f"{m['headline']['rerank_p50_ms']:.3f} / {m['headline']['rerank_unknown_user_p50_ms']:.3f}", ""),
     ]),
     ("A/B testing", "05_ab_testing.html", [
         ("decision", "abtest", lambda m: {t: f"{d['decision']}: {d['reason']}" for t, d in m["offline"]["decisions"].items()}, ""),

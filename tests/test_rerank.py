@@ -6,7 +6,7 @@ import torch
 from mgw.errors import DataError, DimensionError, UnknownIdError
 from mgw.rerank.baselines import utility_scores
 from mgw.rerank.dataset import History
-from mgw.rerank.evaluate import build_data, per_user_metrics, run
+from mgw.rerank.evaluate import BASELINES, build_data, per_user_metrics, run
 from mgw.rerank.graph import build_graph
 from mgw.rerank.metrics import rank_metrics
 from mgw.rerank.model import GATReranker
@@ -82,11 +82,20 @@ def test_run_writes_per_user_and_summary(trained):
     pu = pd.read_parquet(root / "out" / "per_user.parquet")
     assert list(pu.columns) == ["ranker", "user_id", "ndcg@10", "recall@10", "mrr@10", "hitrate@10"]
     v = res["model"]["version"]
-    assert set(pu.ranker) == {"retriever", "popularity", "utility", "lightgcn", f"reranker@{v}"}
+    assert set(pu.ranker) == {*BASELINES, f"reranker@{v}"}
     assert pu.groupby("ranker").size().nunique() == 1
-    assert set(res["rankers"]) == {"retriever", "popularity", "utility", "lightgcn", "gat"}
-    assert 0 <= res["retriever_recall@100"] <= 1
-    assert res["significance"]["vs"] in {"retriever", "popularity", "utility", "lightgcn"}
+    assert set(res["rankers"]) == {*BASELINES, "gat"}
+    assert 0 <= res["retriever_recall@100"] <= 1 and 0 <= res["union_recall@100"] <= 1
+    assert res["significance"]["vs"] in BASELINES
+    h = res["headline"]["recommend"]
+    for key in ("candidate_recall_at_100", "gat_ndcg10", "best_baseline", "best_baseline_ndcg10", "gat_over_best",
+                "p_holm"):
+        assert h[key] is not None, key
+    assert res["headline"]["rerank_p50_ms"] > 0 and res["verdict"].startswith("recommend:")
+    sig = res["tasks"]["recommend"]["significance"]["vs"]
+    assert all(sig[b]["p_wilcoxon_holm"] >= sig[b]["p_wilcoxon"] or np.isnan(sig[b]["p_wilcoxon"]) for b in sig)
+    assert len(res["tasks"]["recommend"]["gat_seeds"]["ndcg@10"]) == params.gnn.seeds
+    assert res["tuning"]["lightgbm"]["budget"] == res["tuning"]["gat"]["budget"] == params.gnn.tune_budget
     assert res["latency"]["rerank_ms"]["n"] == params.gnn.latency_queries
     assert "transferability" in res["transfer"]
     assert (root / "metrics" / "rerank.json").exists()
@@ -95,7 +104,7 @@ def test_run_writes_per_user_and_summary(trained):
 def test_per_user_metrics_contract(trained):
     root, params, res = trained
     pu = pd.read_parquet(root / "out" / "per_user.parquet")
-    for ranker in ("retriever", "utility", "reranker@production", f"reranker@{res['model']['version']}"):
+    for ranker in ("retriever", "utility", "itemknn", "reranker@production", f"reranker@{res['model']['version']}"):
         df = per_user_metrics(ranker, params)
         assert df.index.name == "user_id"
         assert list(df.columns) == ["ndcg@10", "recall@10", "mrr@10", "hitrate@10"]
@@ -148,4 +157,41 @@ def test_numpy_user_update_matches_torch(trained):
     with torch.no_grad():
         ref = rr.model.user_from_history(torch.from_numpy(pref)[None].float(), rr.cache.item_x, rr.cache.item_h1,
                                          torch.from_numpy(items), torch.zeros(len(items), dtype=torch.long))[0]
-    np.testing.assert_allclose(rr._state(pref, items), ref.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(rr._user_from_history(pref.astype(np.float32), items), ref.numpy(), rtol=1e-4,
+                               atol=1e-5)
+
+
+def test_served_score_is_the_training_formula(trained):
+    """The numpy scorer that serves requests equals GATReranker.score (the formula is written once)."""
+    root, params, _ = trained
+    from mgw.rerank import load_reranker
+
+    rr = load_reranker("production", params)
+    rng = np.random.default_rng(2)
+    user = next(iter(rr.user_row))
+    rows = rng.choice(len(rr.item_ids), 30, replace=False)
+    sim = rng.random(30).astype(np.float32)
+    hu, ctx = rr._user(user)
+    feats = rr.space.features(ctx, rows, sim)
+    with torch.no_grad():
+        ref = rr.model.score(torch.from_numpy(hu)[None].float(), torch.from_numpy(rr._item_v[rows])[None],
+                             torch.from_numpy(feats)[None])[0].numpy()
+    _, got = rr.rerank(user, [rr.item_ids[r] for r in rows], sim)
+    np.testing.assert_allclose(np.sort(got)[::-1], np.sort(ref)[::-1], rtol=1e-4, atol=1e-5)
+
+
+def test_metrics_match_ranx():
+    """NDCG@10, Recall@10, MRR@10, HitRate@10 of one run of ranked lists agree with ranx on the same lists."""
+    ranx = pytest.importorskip("ranx")
+    rng = np.random.default_rng(3)
+    users = [f"u{i}" for i in range(60)]
+    ranked = np.stack([rng.permutation(100)[:20] for _ in users])
+    relevant = [rng.choice(100, int(rng.integers(1, 12)), replace=False) for _ in users]
+    ours = rank_metrics(ranked, relevant, 10).mean()
+    qrels = ranx.Qrels({u: {str(i): 1 for i in rel} for u, rel in zip(users, relevant)})
+    run_ = ranx.Run({u: {str(i): float(100 - j) for j, i in enumerate(r)} for u, r in zip(users, ranked)})
+    theirs = ranx.evaluate(qrels, run_, ["ndcg@10", "recall@10", "mrr@10", "hit_rate@10"])
+    assert ours["ndcg@10"] == pytest.approx(theirs["ndcg@10"], abs=1e-9)
+    assert ours["recall@10"] == pytest.approx(theirs["recall@10"], abs=1e-9)
+    assert ours["mrr@10"] == pytest.approx(theirs["mrr@10"], abs=1e-9)
+    assert ours["hitrate@10"] == pytest.approx(theirs["hit_rate@10"], abs=1e-9)

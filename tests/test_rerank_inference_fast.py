@@ -17,7 +17,7 @@ def test_numpy_user_pass_with_precomputed_projections_matches_torch():
     model = GATReranker(d, h, heads=8, dropout=0.1).eval()
     item_h1 = torch.randn(n, h)
     rr = Reranker(model, [f"i{i}" for i in range(n)], NodeCache(torch.from_numpy(x), item_h1, torch.randn(n, h)),
-                  ["u0"], torch.randn(1, h), np.ones(n))
+                  ["u0"], torch.randn(1, h), torch.zeros(1, h), None, [])
     for size in (20, 3, 0):
         items = np.sort(rng.choice(n, size, replace=False))
         pref = rng.normal(size=d).astype(np.float32)

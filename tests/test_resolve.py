@@ -16,7 +16,8 @@ from mgw.data.resolve import blocking, cluster, comparisons, labels, listings
 from mgw.data.resolve.comparisons import COMPARISONS
 from mgw.data.resolve.evaluate import bootstrap_prf, labelled_report, prf, same_entity
 from mgw.data.resolve.keys import person_key, title_key
-from mgw.data.resolve.model import EvidenceModel, best_f1_threshold
+from mgw.data.resolve.model import (EvidenceModel, best_f1_threshold, grouped_folds, listing_groups,
+                                    recall_at_precision)
 from mgw.data.rows import normalize_record
 
 CASES = json.loads((ROOT / "tests/data/resolve_cases.json").read_text())
@@ -80,6 +81,10 @@ def test_comparison_levels_of_the_failure_classes():
     by = {(a, b): k for k, (a, b) in enumerate(zip(pairs["a"], pairs["b"]))}
     community = by[("netflix:s2719", "hulu:s2789")]
     assert level(g, community, "year") == "series_run" and level(g, community, "people") == "unknown"  # 6 years, 6 seasons
+    other = listings.listing_table(frame, HashEmbedder().encode(list(items["id"])), np.ones(len(items), dtype=bool))
+    g2 = comparisons.comparison_vectors(other, pairs)  # unrelated stand-in vectors: dissimilar synopses
+    assert level(g2, community, "synopsis") == "series_else"  # both series: a level of its own
+    assert level(g2, by[("netflix:s113", "prime:s6067")], "synopsis") == "else"  # two films
     assert level(g, by[("disney:s827", "hulu:s1645")], "title") == "branded"
     assert level(g, by[("netflix:s113", "prime:s6067")], "people") == "disjoint"  # Worth: exact title, other film
     assert level(g, by[("netflix:s113", "prime:s6067")], "title") == "exact"
@@ -126,6 +131,36 @@ def test_evidence_model_learns_weights_threshold_and_contributions():
     contrib = m.contributions(g)
     assert np.allclose(contrib.sum(axis=1) + m.intercept_, m.score(g))
     assert prf(m.predict_proba(g) >= m.threshold, y == 1)["f1"] > 0.95
+
+
+def test_grouped_folds_keep_listing_groups_whole_and_balance_positives():
+    a = ["x1", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9"] * 3
+    b = [f"{v}-{k}" for k, v in enumerate(a)]
+    groups = listing_groups(a, b)
+    assert groups[0] == groups[1] and groups[0] != groups[2]  # pairs sharing listing x1 form one group
+    y = np.array([1, 1, 0, 1, 0, 1, 0, 0, 1, 0] * 3)
+    fold = grouped_folds(y, groups, 3, seed=0)
+    assert all(len(set(fold[groups == gid])) == 1 for gid in np.unique(groups))
+    assert sorted(np.bincount(fold, weights=y)) == [3, 6, 6]  # groups of 6, 3, 3, 3 positives, as even as can be
+    assert (fold == grouped_folds(y, groups, 3, seed=0)).all() and not (fold == grouped_folds(y, groups, 3, seed=1)).all()
+
+
+def test_recall_at_precision_and_cv_operating_point():
+    p = np.array([0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    y = np.array([1, 1, 0, 1, 1, 0, 0])
+    assert recall_at_precision(p, y, 1.0)[:2] == (0.9, 0.5)  # the lowest cut-off with no false merge
+    t, r, prec = recall_at_precision(p, y, 0.8)
+    assert (t, r, prec) == (0.6, 1.0, 0.8)
+    assert np.isnan(recall_at_precision(p, np.zeros(7, int), 0.9)[0])
+    rng = np.random.default_rng(1)
+    n = 300
+    y = rng.integers(0, 2, n)
+    g = pd.DataFrame({c.name: rng.integers(0, len(c.levels), n) for c in COMPARISONS})
+    g["title"] = np.where(y == 1, np.where(rng.random(n) < 0.8, 0, 6), np.where(rng.random(n) < 0.1, 0, 6))
+    m = EvidenceModel(seed=0, C_grid=(0.5, 2.0), min_precision=0.9, repeats=2).fit(g, y, np.arange(n) // 2)
+    assert m.C in (0.5, 2.0) and m.cv["chosen_C"] == m.C and set(m.cv["by_C"]) == {0.5, 2.0}
+    chosen = m.cv["by_C"][m.C]
+    assert chosen["precision"] >= 0.9 and chosen["threshold"] == m.threshold and 0 < chosen["recall"] <= 1
 
 
 def test_best_f1_threshold_and_bootstrap():

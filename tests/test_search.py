@@ -231,6 +231,7 @@ def test_bad_k_types(pipe, k):
 def _small_gat(n_items: int = 60, dim: int = 16):
     import torch
 
+    from mgw.rerank.features import popularity_space
     from mgw.rerank.inference import NodeCache, Reranker
     from mgw.rerank.model import GATReranker
 
@@ -240,7 +241,7 @@ def _small_gat(n_items: int = 60, dim: int = 16):
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     cache = NodeCache(torch.from_numpy(x), torch.randn(n_items, dim), torch.randn(n_items, dim))
     gat = Reranker(GATReranker(dim, dim, heads=8, dropout=0.1), [f"i{i}" for i in range(n_items)], cache, ["u0"],
-                   torch.randn(1, dim), rng.integers(0, 9, n_items))
+                   torch.randn(1, dim), torch.zeros(1, dim), popularity_space(x, rng.integers(0, 9, n_items)), [])
     return gat, x
 
 
@@ -285,6 +286,7 @@ def test_gat_keeps_its_scan_when_the_index_holds_other_items_or_vectors():
 def test_gat_item_search_effect_times_index_and_scan_and_restores(pipe):
     import torch
 
+    from mgw.rerank.features import popularity_space
     from mgw.rerank.inference import NodeCache, Reranker
     from mgw.rerank.model import GATReranker
     from mgw.search import GatAdapter
@@ -296,7 +298,7 @@ def test_gat_item_search_effect_times_index_and_scan_and_restores(pipe):
     vec = pipe.index._native_vectors(np.arange(n))  # the index's own (unit-norm) vectors, in id order
     gat = Reranker(GATReranker(DIM, 16, heads=8, dropout=0.1), ids,
                    NodeCache(torch.from_numpy(vec), torch.randn(n, 16), torch.randn(n, 16)), ["u0"],
-                   torch.randn(1, 16), np.ones(n))
+                   torch.randn(1, 16), torch.zeros(1, 16), popularity_space(vec, np.ones(n)), [])
     ad = GatAdapter(gat)
     assert ad.use_index(pipe.index)
     nearest = gat._item_search

@@ -20,7 +20,7 @@ from mgw.errors import DataError
 
 log = logging.getLogger(__name__)
 
-BASELINES = ("retriever", "popularity", "utility", "lightgcn")
+BASELINES = ("retriever", "popularity", "utility", "itemknn", "als", "lightgcn", "lightgbm")  # mgw.rerank.evaluate.BASELINES
 PER_USER_FILE = ROOT / "reports" / "rerank" / "per_user.parquet"
 RERANK_METRICS = ROOT / "reports" / "metrics" / "rerank.json"
 

@@ -13,6 +13,7 @@ import numpy as np
 from scipy import stats as sps
 
 from mgw.errors import DataError
+from mgw.rerank.metrics import holm  # noqa: F401  (one definition, used here and by mgw train)
 
 DECISIONS = ("ship", "do not ship", "inconclusive")
 
@@ -104,19 +105,6 @@ def wilcoxon_pvalues_rows(d: np.ndarray) -> np.ndarray:
     p = 2 * sps.norm.sf(np.abs(z))
     p[(m == 0) | ~np.isfinite(p)] = 1.0
     return np.minimum(p, 1.0)
-
-
-def holm(pvalues) -> np.ndarray:
-    """Holm step-down adjusted p-values (controls the family-wise error rate at alpha across the family)."""
-    p = np.asarray(pvalues, dtype=np.float64)
-    m = p.size
-    if m == 0:
-        return p
-    order = np.argsort(p, kind="stable")
-    adj_sorted = np.maximum.accumulate((m - np.arange(m)) * p[order])
-    out = np.empty(m)
-    out[order] = np.minimum(adj_sorted, 1.0)
-    return out
 
 
 def effect_size_dz(a, b) -> float:

@@ -286,3 +286,40 @@ def temporal_split(events: pd.DataFrame, val_frac: float = 0.1, test_frac: float
     split[size < min_events] = "train"
     df["split"] = split
     return df
+
+
+def global_temporal_split(events: pd.DataFrame, val_frac: float = 0.1, test_frac: float = 0.2) -> pd.DataFrame:
+    """One cut time for everyone (quantiles of all timestamps): events before the val cut are train, then
+    val, from the test cut on test. No rater's future reaches anyone's training, which a per-user split allows
+    (user A's test period can lie before user B's training events). Adds `split`; ties go to the later split."""
+    cuts = global_cut_times(events, val_frac, test_frac)
+    df = events.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
+    t = df["timestamp"].to_numpy()
+    df["split"] = np.where(t >= cuts["test"], "test", np.where(t >= cuts["val"], "val", "train"))
+    return df
+
+
+def global_cut_times(events: pd.DataFrame, val_frac: float, test_frac: float) -> dict[str, int]:
+    """The val and test cut timestamps: the (1 − val − test) and (1 − test) quantiles of event times."""
+    if not 0 <= val_frac < 1 or not 0 < test_frac < 1 or val_frac + test_frac >= 1:
+        raise DataError(f"bad split fractions val={val_frac} test={test_frac}")
+    missing = set(INTERACTION_COLUMNS) - set(events.columns)
+    if missing:
+        raise DataError(f"interactions lack columns {sorted(missing)}")
+    if len(events) == 0:
+        raise DataError("no interactions to split")
+    t = np.sort(events["timestamp"].to_numpy(dtype=np.int64))
+    n = len(t)
+    test = int(t[min(n - 1, int(np.floor(n * (1 - test_frac))))])
+    val = int(t[min(n - 1, int(np.floor(n * (1 - test_frac - val_frac))))])
+    return {"val": val, "test": max(test, val)}
+
+
+SPLITS = {"per_user": temporal_split, "global": global_temporal_split}
+
+
+def split_events(events: pd.DataFrame, kind: str, val_frac: float, test_frac: float) -> pd.DataFrame:
+    """`kind` per_user | global (see the two functions)."""
+    if kind not in SPLITS:
+        raise DataError(f"unknown split {kind!r} (per_user|global)")
+    return SPLITS[kind](events, val_frac, test_frac)

@@ -5,6 +5,6 @@ from __future__ import annotations
 
 def load_reranker(ref: str = "production", params=None, registry_dir=None):
     """The registered reranker for an alias (production|candidate) or semver; raises UnknownIdError if absent."""
-    from mgw.rerank.evaluate import load_reranker as _load
+    from mgw.rerank.registry import load_reranker as _load
 
     return _load(ref, params, registry_dir)

@@ -1,5 +1,8 @@
-"""Baseline rankers over the same retrieved candidates: retriever order, popularity, the seed's utility
-score (§3.2.3) and LightGCN (torch-geometric). Each returns scores [U, C]; higher ranks first."""
+"""Baseline rankers over the same candidates: retriever order, decayed popularity at the cut, the seed's utility
+score (§3.2.3), item-kNN, ALS (`implicit`), LightGCN (torch-geometric) and a LightGBM lambdarank over the
+ranking features (the industry's default reranker). Each returns scores [U, C]; higher ranks first.
+Trainable ones take a config from a small documented grid (`GRIDS`); `tune` picks it on held-out val-phase
+users with the same budget for every ranker."""
 from __future__ import annotations
 
 import logging
@@ -8,7 +11,9 @@ import numpy as np
 import torch
 
 from mgw.data.interactions import ItemTable
-from mgw.rerank.dataset import Phase, RerankData
+from mgw.rerank.candidates import CandidateParams
+from mgw.rerank.dataset import PHASE_HISTORY, Phase, RerankData
+from mgw.rerank.features import FEATURES
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +43,17 @@ def item_features(items: ItemTable, popularity: np.ndarray) -> tuple[np.ndarray,
     return pop, recency, cost
 
 
+def _feature(phase: Phase, name: str) -> np.ndarray:
+    return phase.features[:, :, FEATURES.index(name)].astype(np.float64)
+
+
 def score_retriever(phase: Phase, data: RerankData) -> np.ndarray:
     return phase.cand_sim.astype(np.float64)
 
 
 def score_popularity(phase: Phase, data: RerankData) -> np.ndarray:
-    # Ties broken by retriever similarity (tiny weight), so the order is fully defined.
-    return phase.popularity[phase.cand] + 1e-6 * phase.cand_sim
+    """Time-decayed positive events up to the cut; ties broken by query similarity (tiny weight)."""
+    return _feature(phase, "log_pop_decayed") + 1e-6 * phase.cand_sim
 
 
 def score_utility(phase: Phase, data: RerankData) -> np.ndarray:
@@ -52,11 +61,86 @@ def score_utility(phase: Phase, data: RerankData) -> np.ndarray:
     return utility_scores(phase.cand_sim, pop[phase.cand], recency[phase.cand], cost[phase.cand])
 
 
+def score_itemknn(phase: Phase, data: RerankData) -> np.ndarray:
+    return _feature(phase, "itemknn") + 1e-6 * phase.cand_sim
+
+
+def score_als(phase: Phase, data: RerankData) -> np.ndarray:
+    return _feature(phase, "als") + 1e-6 * phase.cand_sim
+
+
+# Each trainable ranker's grid; `tune` tries the first `gnn.tune_budget` entries (the same number for all).
+GRIDS = {
+    "lightgbm": [{"num_leaves": 15, "learning_rate": 0.05}, {"num_leaves": 63, "learning_rate": 0.05},
+                 {"num_leaves": 15, "learning_rate": 0.1}, {"num_leaves": 31, "learning_rate": 0.02}],
+    "lightgcn": [{"lr": 0.01}, {"lr": 0.003}, {"lr": 0.03}, {"lr": 0.001}],
+    "als": [{"factors": 32, "regularization": 0.05}, {"factors": 64, "regularization": 0.05},
+            {"factors": 16, "regularization": 0.05}, {"factors": 64, "regularization": 0.5}],
+    "gat": [{"lr_scale": 1.0}, {"lr_scale": 0.3}, {"lr_scale": 3.0}, {"lr_scale": 0.1}],
+}
+
+
+class ALSRanker:
+    """ALS scores with a tuned config (refit on the phase's history splits; the candidate source uses gnn.als_*)."""
+
+    def __init__(self, cp: CandidateParams, factors: int, regularization: float):
+        self.cp = CandidateParams(**{**cp.__dict__, "als_factors": factors, "als_regularization": regularization})
+
+    def score(self, phase: Phase, data: RerankData) -> np.ndarray:
+        from mgw.rerank.dataset import RerankData as RD
+
+        cf = RD(data.items, data.events, self.cp).cf_models(PHASE_HISTORY[phase.name])
+        rows = np.array([cf.als_user.get(u, -1) for u in phase.users])
+        out = np.einsum("ucf,uf->uc", cf.als_item_f[phase.cand], cf.als_user_f[np.maximum(rows, 0)]).astype(float)
+        out[rows < 0] = 0.0
+        return out + 1e-6 * phase.cand_sim
+
+
+class LambdaRanker:
+    """LightGBM lambdarank over the ranking features, trained on val-phase lists (early stopping on the tune
+    users' NDCG@10)."""
+
+    def __init__(self, num_leaves: int = 15, learning_rate: float = 0.05, seed: int = 0, threads: int = 1,
+                 rounds: int = 300):
+        self.params = {"objective": "lambdarank", "metric": "ndcg", "eval_at": [10], "num_leaves": num_leaves,
+                       "learning_rate": learning_rate, "min_data_in_leaf": 20, "feature_fraction": 0.9,
+                       "bagging_fraction": 0.8, "bagging_freq": 1, "seed": seed, "num_threads": threads,
+                       "verbose": -1, "deterministic": True, "force_col_wise": True}
+        self.rounds = rounds
+
+    @staticmethod
+    def _dataset(phase: Phase):
+        import lightgbm as lgb
+
+        u, c, f = phase.features.shape
+        y = np.stack([np.isin(phase.cand[k], phase.relevant[k]) for k in range(u)]).astype(int)
+        return lgb.Dataset(phase.features.reshape(u * c, f), y.ravel(), group=[c] * u,
+                           feature_name=list(FEATURES), free_raw_data=False)
+
+    def fit(self, fit_phase: Phase, tune_phase: Phase) -> "LambdaRanker":
+        import lightgbm as lgb
+
+        train, valid = self._dataset(fit_phase), self._dataset(tune_phase)
+        self.model_ = lgb.train(self.params, train, self.rounds, valid_sets=[valid],
+                                callbacks=[lgb.early_stopping(30, verbose=False)])
+        self.best_iteration_ = int(self.model_.best_iteration or self.rounds)
+        return self
+
+    def score(self, phase: Phase, data: RerankData | None = None) -> np.ndarray:
+        u, c, f = phase.features.shape
+        s = self.model_.predict(phase.features.reshape(u * c, f), num_iteration=self.best_iteration_)
+        return s.reshape(u, c) + 1e-9 * phase.cand_sim
+
+    def importance(self) -> dict[str, float]:
+        gain = self.model_.feature_importance("gain")
+        return {n: float(g) for n, g in zip(FEATURES, gain / max(gain.sum(), 1e-12))}
+
+
 class LightGCNRanker:
     """LightGCN (He et al. 2020) trained with BPR on the history splits' positive user–item edges."""
 
     def __init__(self, dim: int = 64, layers: int = 3, epochs: int = 60, lr: float = 0.01, seed: int = 0,
-                 threads: int = 2):
+                 threads: int = 2, **_: object):
         self.dim, self.layers, self.epochs, self.lr, self.seed, self.threads = dim, layers, epochs, lr, seed, threads
 
     def fit(self, data: RerankData, splits: tuple[str, ...]) -> "LightGCNRanker":

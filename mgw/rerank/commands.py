@@ -37,16 +37,39 @@ def _train(args) -> int:
     from mgw.config import load_params
     from mgw.rerank.evaluate import run
 
-    res = run(load_params(args.params), transfer=not args.no_transfer, progress=not args.no_progress)
-    rows = res["rankers"]
-    print(f"{'ranker':<12} " + " ".join(f"{m:>11}" for m in ("ndcg@10", "recall@10", "mrr@10", "hitrate@10")))
-    for name, r in rows.items():
-        print(f"{name:<12} " + " ".join(f"{r[m]['mean']:>11.4f}" for m in ("ndcg@10", "recall@10", "mrr@10",
-                                                                          "hitrate@10")))
-    s = res["significance"]
-    print(f"GAT vs {s['vs']}: ΔNDCG@10 {s['mean_diff']:+.4f} CI95 {s['ci95']}, Wilcoxon p={s['p_wilcoxon']:.3g}")
+    params = load_params(args.params)
+    res = run(params, transfer=not args.no_transfer, progress=not args.no_progress,
+              pipeline=_search_pipeline(params) if params.gnn.search_task else None)
+    for task, t in res["tasks"].items():
+        print(f"[{task}] {t['users']} test users; candidate recall {t['candidate_recall']}")
+        print(f"{'ranker':<12} " + " ".join(f"{m:>11}" for m in ("ndcg@10", "recall@10", "mrr@10", "hitrate@10")))
+        for name, r in t["rankers"].items():
+            print(f"{name:<12} " + " ".join(f"{r[m]['mean']:>11.4f}" for m in ("ndcg@10", "recall@10", "mrr@10",
+                                                                              "hitrate@10")))
+    print(res["verdict"])
+    print(f"rerank p50 {res['headline']['rerank_p50_ms']:.3f} ms (known user), "
+          f"{res['headline']['rerank_unknown_user_p50_ms']:.3f} ms (query vector), 1 thread")
     print(f"registered reranker {res['model']['version']}; aliases {res['model']['aliases']}")
     return 0
+
+
+def _search_pipeline(params):
+    """The real search pipeline over the catalog the reranker uses (utility reranker: the task swaps it)."""
+    from mgw.errors import MgwError
+    from mgw.search.build import build_pipeline
+
+    try:
+        return build_pipeline(params.model_copy(update={"search": params.search.model_copy(
+            update={"reranker": "__none__"})}), processed=_catalog_dir(params))
+    except (FileNotFoundError, MgwError, KeyError) as e:
+        print(f"personalised-search task skipped: {e}")
+        return None
+
+
+def _catalog_dir(params):
+    from mgw.rerank.evaluate import _path
+
+    return _path(params.gnn.catalog_dir)
 
 
 def _list(args) -> int:

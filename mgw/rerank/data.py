@@ -1,5 +1,5 @@
-"""LightningDataModule: a training epoch is one pass over the training users in batches of `batch_size`
-(each batch's held-out edges are that step's supervision); validation is a single full pass."""
+"""LightningDataModule: a training epoch is one pass over the training lists (one per val-phase fit user) in
+batches of `batch_size`; validation is a single pass over the tune users."""
 from __future__ import annotations
 
 import lightning as L

@@ -1,8 +1,9 @@
-"""The retrieve-then-rerank protocol: histories, preference vectors, top-N candidates, relevant sets.
+"""The retrieve-then-rerank protocol: histories, preference vectors, candidates, features, relevant sets.
 
 For a phase (val or test) every ranker sees the same thing: the user's history from the earlier splits,
-the retriever's top-`candidates` items by cosine to the user's preference vector (history excluded), and
-popularity counted on the earlier splits only. Nothing from the phase itself leaks into these inputs.
+the union of candidate sources fitted on those splits (`mgw.rerank.candidates`, history excluded), and the
+features of each candidate (`mgw.rerank.features`), all computed up to the phase's cut time. Nothing from the
+phase itself leaks into these inputs.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import pandas as pd
 
 from mgw.data.interactions import ItemTable, event_weight, is_positive
 from mgw.errors import DataError
+from mgw.rerank.candidates import CandidateParams, CFModels, fit_cf, generate
+from mgw.rerank.features import FeatureSpace, UserContext
 
 PHASE_HISTORY = {"val": ("train",), "test": ("train", "val")}
 
@@ -25,10 +28,15 @@ class History:
     items: np.ndarray  # int64 item rows
     weights: np.ndarray  # float32 preference weights (seed §4.3.2)
     positive: np.ndarray  # bool
+    times: np.ndarray | None = None  # event timestamps
 
     @property
     def positive_items(self) -> np.ndarray:
         return np.unique(self.items[self.positive])
+
+    @property
+    def last_time(self) -> float:
+        return float(self.times.max()) if self.times is not None and len(self.times) else float("nan")
 
 
 @dataclass
@@ -38,17 +46,33 @@ class Phase:
     name: str
     users: list[str]
     histories: list[History]
-    pref: np.ndarray  # float32 [U, d] unit preference vectors (the retrieval query)
-    cand: np.ndarray  # int64 [U, C] candidate item rows, retriever order
-    cand_sim: np.ndarray  # float32 [U, C] cosine similarity of each candidate
+    pref: np.ndarray  # float32 [U, d] unit preference vectors
+    cand: np.ndarray  # int64 [U, C] candidate item rows (the union)
+    cand_sim: np.ndarray  # float32 [U, C] query similarity (recommend: preference vector · item)
     relevant: list[np.ndarray]  # positive items of the phase, not in the history
-    popularity: np.ndarray  # float [I] positive events per item in the history splits
+    popularity: np.ndarray  # float [I] positive events per item before the cut
+    features: np.ndarray | None = None  # float32 [U, C, F] (mgw.rerank.features.FEATURES)
+    space: FeatureSpace | None = None
+    contexts: list[UserContext] | None = None
+    candidate_recall: dict | None = None  # source|union → recall@N
+    task: str = "recommend"
+    queries: list[str] | None = None  # search task: the query of each user
+
+    def subset(self, rows) -> "Phase":
+        """The same phase for some users (row indices): for splitting training users into fit and tune."""
+        rows = np.asarray(rows, dtype=np.int64)
+        pick = lambda xs: [xs[r] for r in rows] if xs is not None else None  # noqa: E731
+        return Phase(self.name, pick(self.users), pick(self.histories), self.pref[rows], self.cand[rows],
+                     self.cand_sim[rows], pick(self.relevant), self.popularity,
+                     None if self.features is None else self.features[rows], self.space, pick(self.contexts),
+                     self.candidate_recall, self.task, pick(self.queries))
 
 
 @dataclass
 class RerankData:
     items: ItemTable
     events: pd.DataFrame  # interactions with `split`
+    cp: CandidateParams = field(default_factory=CandidateParams)
     item_row: np.ndarray = field(init=False)  # events → item row
 
     def __post_init__(self) -> None:
@@ -74,20 +98,43 @@ class RerankData:
         rows = self.item_row[mask]
         w = event_weight(sub).astype(np.float32)
         pos = is_positive(sub)
+        t = sub["timestamp"].to_numpy(dtype=np.int64)
         out: dict[str, History] = {}
         for user, idx in sub.groupby("user_id", sort=True).indices.items():
-            out[user] = History(rows[idx], w[idx], pos[idx])
+            out[user] = History(rows[idx], w[idx], pos[idx], t[idx])
         return out
 
     def popularity(self, splits: tuple[str, ...]) -> np.ndarray:
         mask = self.events["split"].isin(splits).to_numpy() & is_positive(self.events)
         return np.bincount(self.item_row[mask], minlength=len(self.items.ids)).astype(np.float64)
 
-    def phase(self, name: str, candidates: int, user_filter: set[str] | None = None) -> Phase:
+    def cut_time(self, splits: tuple[str, ...]) -> float:
+        """One past the last event of the history splits: everything the phase's inputs use lies before it."""
+        t = self.events.loc[self.events["split"].isin(splits), "timestamp"]
+        if t.empty:
+            raise DataError(f"no events in splits {splits}")
+        return float(t.max()) + 1.0
+
+    def cf_models(self, splits: tuple[str, ...]) -> CFModels:
+        ev = self.events
+        mask = ev["split"].isin(splits).to_numpy() & is_positive(ev)
+        rows = self.item_row[mask]
+        users = ev.loc[mask, "user_id"].to_numpy()
+        times = ev.loc[mask, "timestamp"].to_numpy(dtype=np.int64)
+        groups = pd.Series(rows).groupby(users).agg(lambda s: np.unique(s.to_numpy()))
+        return fit_cf(list(groups.index), list(groups.to_numpy()), times, rows, len(self.items.ids),
+                      self.cut_time(splits), self.cp)
+
+    def feature_space(self, cf: CFModels) -> FeatureSpace:
+        return FeatureSpace(cf, self.items.embeddings, self.items.genres, self.items.release_year)
+
+    def phase(self, name: str, candidates: int, user_filter: set[str] | None = None,
+              with_recall: bool = True) -> Phase:
         """Val or test phase: users with a non-empty history and at least one new positive in the phase."""
         if name not in PHASE_HISTORY:
             raise DataError(f"unknown phase {name!r} (val|test)")
-        hist = self.histories(PHASE_HISTORY[name])
+        splits = PHASE_HISTORY[name]
+        hist = self.histories(splits)
         ev = self.events
         mask = (ev["split"] == name).to_numpy() & is_positive(ev)
         target = pd.Series(self.item_row[mask]).groupby(ev.loc[mask, "user_id"].to_numpy()).agg(
@@ -106,8 +153,14 @@ class RerankData:
         if not users:
             raise DataError(f"no {name} users with history and new positives")
         pref = preference_vectors(self.items.embeddings, hs)
-        cand, sim = retrieve(pref, self.items.embeddings, candidates, [h.items for h in hs])
-        return Phase(name, users, hs, pref, cand, sim, rel, self.popularity(PHASE_HISTORY[name]))
+        cf = self.cf_models(splits)
+        cs = generate(cf, users, pref, self.items.embeddings, [h.items for h in hs],
+                      [h.positive_items for h in hs], rel if with_recall else None, candidates, self.cp)
+        space = self.feature_space(cf)
+        ctxs = [UserContext(u, p, h.positive_items, h.last_time, len(h.items)) for u, p, h in zip(users, pref, hs)]
+        sim = np.einsum("ucd,ud->uc", self.items.embeddings[cs.cand], pref).astype(np.float32)
+        return Phase(name, users, hs, pref, cs.cand, sim, rel, cf.pop, space.batch(ctxs, cs.cand, sim), space,
+                     ctxs, cs.recall)
 
 
 def preference_vectors(item_emb: np.ndarray, histories: list[History]) -> np.ndarray:

@@ -12,6 +12,7 @@ import torch
 
 from mgw.errors import DataError, DimensionError, UnknownIdError
 from mgw.rerank.dataset import History, Phase
+from mgw.rerank.features import FeatureSpace, UserContext
 from mgw.rerank.graph import Graph
 from mgw.rerank.model import GATReranker
 
@@ -48,11 +49,16 @@ def user_states(model: GATReranker, cache: NodeCache, histories: list[History], 
 
 
 @torch.no_grad()
-def score_phase(model: GATReranker, cache: NodeCache, phase: Phase) -> np.ndarray:
+def score_phase(model: GATReranker, cache: NodeCache, phase: Phase, user_rows: dict[str, int]) -> np.ndarray:
+    """Scores [U, C] of a phase's candidates: users from their phase history (item states from training),
+    id embeddings by graph row (users the model never trained on get none), features from the phase."""
+    model.eval()
     hu = user_states(model, cache, phase.histories, phase.pref)
     cand = torch.from_numpy(phase.cand)
-    log_pop = torch.from_numpy(np.log1p(phase.popularity[phase.cand])).float()
-    return model.score(hu, cache.item_h[cand], torch.from_numpy(phase.cand_sim).float(), log_pop).double().numpy()
+    rows = torch.tensor([user_rows.get(u, -1) for u in phase.users], dtype=torch.long)
+    feats = torch.from_numpy(phase.features) if phase.features is not None else None
+    return model.score(hu, cache.item_h[cand], feats, model.user_embedding(rows),
+                       model.item_embedding(cand)).double().numpy()
 
 
 def _gat_params(conv) -> dict:
@@ -92,15 +98,18 @@ def _elu(x: np.ndarray) -> np.ndarray:
 class Reranker:
     """A trained GAT reranker ready to serve: `rerank(user or preference vector, candidate ids, scores)`.
 
-    Popularity is the count of positive events per item at training time. Known users use their state from training time; `update_user` recomputes a user from new history.
-    A raw preference vector (a query, or a user the model has never seen) takes its 20 nearest items as
-    pseudo-history: by a scan of every item vector, or by an ANN search when one is given (`use_item_search`).
+    Known users use their state, id embedding and history features from training time; `update_user`
+    recomputes a user from new history. A raw preference vector (a query, or a user the model has never seen)
+    takes its 20 nearest items as pseudo-history (by a scan of every item vector, or by an ANN search when one is
+    given: `use_item_search`) and has no id embedding and no history features.
+    The score is `GATReranker.numpy_scorer` over `FeatureSpace.features`: the formulas of training.
     """
 
     PSEUDO_HISTORY = 20
 
     def __init__(self, model: GATReranker, item_ids: list[str], cache: NodeCache, user_ids: list[str],
-                 user_h: torch.Tensor, popularity: np.ndarray, version: str | None = None):
+                 user_h: torch.Tensor, user_e: torch.Tensor, space: FeatureSpace, contexts: list[UserContext],
+                 version: str | None = None):
         self.model, self.version = model.eval(), version
         self.lineage: dict = {}  # set by the registry loader
         self.item_ids = list(item_ids)
@@ -110,19 +119,26 @@ class Reranker:
         self._item_x = cache.item_x.numpy()
         self.user_row = {u: i for i, u in enumerate(user_ids)}
         self._user_h = user_h.numpy().copy()
-        self._scale = 1.0 / math.sqrt(model.hidden_dim)
-        self._w = float(model.sim_weight.detach())
+        with torch.no_grad():
+            e_items = model.item_embedding(torch.arange(len(self.item_ids))).numpy()
+        self._user_e = user_e.detach().numpy().copy()  # id embedding of each served user (zeros: none learnt)
+        self._item_v = self._item_h + e_items  # state + id embedding, what the score dots with
         self._item_h1 = cache.item_h1.numpy()
         self._conv1, self._conv2 = _gat_params(model.conv1), _gat_params(model.conv2)
         # per-item projections and source attention logits of both layers, computed once: a pseudo-history of
         # 20 items then costs two gathers instead of two [21 × d] × [d × H] products per query
         self._proj1 = _project(self._conv1, self._item_x)
         self._proj2 = _project(self._conv2, self._item_h1)
+        self._item_search: Callable[[np.ndarray, int], np.ndarray] | None = None
         self._skip_w = model.skip.weight.detach().numpy()
         self._skip_b = model.skip.bias.detach().numpy()
-        self._w_pop = float(model.pop_weight.detach())
-        self._log_pop = np.log1p(np.asarray(popularity, dtype=np.float64)).astype(np.float32)
-        self._item_search: Callable[[np.ndarray, int], np.ndarray] | None = None
+        self._score = model.numpy_scorer()
+        self.space = space
+        self.contexts = list(contexts)
+
+    @property
+    def popularity(self) -> np.ndarray:
+        return self.space.cf.pop
 
     def use_item_search(self, nearest: Callable[[np.ndarray, int], np.ndarray] | None) -> None:
         """Find a preference vector's pseudo-history with `nearest(pref, n) → item rows` (an ANN index over
@@ -148,26 +164,24 @@ class Reranker:
             raise UnknownIdError(f"candidate {e.args[0]!r} is not an item of reranker {self.version}") from None
 
     def user_vector(self, user) -> np.ndarray:
+        """The user side of the score: GAT state (+ id embedding for a known user)."""
+        return self._user(user)[0]
+
+    def _user(self, user) -> tuple[np.ndarray, UserContext]:
         if isinstance(user, str):
             if user not in self.user_row:
                 raise UnknownIdError(f"user {user!r} unknown to reranker {self.version}; pass a preference "
                                      f"vector or call update_user first")
-            return self._user_h[self.user_row[user]]
+            r = self.user_row[user]
+            return self._user_h[r] + self._user_e[r], self.contexts[r]
         pref = np.asarray(user, dtype=np.float32).ravel()
         if pref.shape[0] != self._item_x.shape[1]:
             raise DimensionError(f"preference vector has {pref.shape[0]} dims, model expects {self._item_x.shape[1]}")
-        n = self._norm(pref)
-        return self._user_from_history((pref / n).astype(np.float32), self.nearest_items(pref))
-
-    @staticmethod
-    def _norm(pref: np.ndarray) -> float:
-        n = float(np.linalg.norm(pref))
-        if not math.isfinite(n) or n == 0:
+        n = np.linalg.norm(pref)
+        if not np.isfinite(n) or n == 0:
             raise DataError("preference vector is zero or not finite")
-        return n
-
-    def _state(self, pref: np.ndarray, items: np.ndarray) -> np.ndarray:
-        return self._user_from_history((pref / self._norm(pref)).astype(np.float32), items)
+        pref = (pref / n).astype(np.float32)
+        return self._user_from_history(pref, self.nearest_items(pref)), UserContext(None, pref, np.zeros(0, np.int64), float("nan"), 0)
 
     def _user_from_history(self, pref: np.ndarray, items: np.ndarray) -> np.ndarray:
         """GATReranker.user_from_history for one user, in numpy: for ~20 neighbours torch's per-op overhead
@@ -178,19 +192,39 @@ class Reranker:
         return (_gat_one(self._conv2, None, u1, (self._proj2[0][items], self._proj2[1][items]))[0]
                 + u_x[0] @ self._skip_w.T + self._skip_b)
 
-    def update_user(self, user_id: str, item_ids: list[str], weights: list[float]) -> None:
-        """Recompute a user's state from its (new) history without retraining (seed §4.3.2)."""
+    def update_user(self, user_id: str, item_ids: list[str], weights: list[float], last_time: float | None = None
+                    ) -> None:
+        """Recompute a user's state and history features from its (new) history without retraining (seed §4.3.2).
+        A user new to the model has no id embedding (zeros), as at training time."""
         rows = self._rows(item_ids)
         w = np.asarray(weights, dtype=np.float32)
         if len(w) != len(rows):
             raise DataError(f"{len(rows)} items but {len(w)} weights")
         pref = w @ self._item_x[rows]
-        h = self._state(pref, np.unique(rows[w > 0]))
+        n = np.linalg.norm(pref)
+        if not np.isfinite(n) or n == 0:
+            raise DataError("preference vector is zero or not finite")
+        pref = (pref / n).astype(np.float32)
+        pos = np.unique(rows[w > 0])
+        h = self._user_from_history(pref, pos)
+        ctx = UserContext(user_id, pref, pos, float("nan") if last_time is None else float(last_time), len(rows))
         if user_id in self.user_row:
-            self._user_h[self.user_row[user_id]] = h
+            r = self.user_row[user_id]
+            self._user_h[r] = h
+            self.contexts[r] = ctx
         else:
             self.user_row[user_id] = len(self._user_h)
             self._user_h = np.vstack([self._user_h, h[None]])
+            self._user_e = np.vstack([self._user_e, np.zeros((1, self._user_e.shape[1]), self._user_e.dtype)])
+            self.contexts.append(ctx)
+
+    def score_phase(self, phase: Phase) -> np.ndarray:
+        """Scores [U, C] of a phase whose users are all known (the phase's own features)."""
+        out = np.empty(phase.cand.shape)
+        for k, u in enumerate(phase.users):
+            r = self.user_row[u]
+            out[k] = self._score(self._user_h[r] + self._user_e[r], self._item_v[phase.cand[k]], phase.features[k])
+        return out
 
     def rerank(self, user, candidate_ids, candidate_scores, k: int | None = None) -> tuple[list[str], np.ndarray]:
         """Candidates in personalised order (best first) with their reranker scores."""
@@ -198,8 +232,8 @@ class Reranker:
         sim = np.asarray(candidate_scores, dtype=np.float32)
         if sim.shape != rows.shape:
             raise DataError(f"{len(rows)} candidate ids but {sim.shape} scores")
-        hu = self.user_vector(user)
-        scores = (self._item_h[rows] @ hu) * self._scale + self._w * sim + self._w_pop * self._log_pop[rows]
+        hu, ctx = self._user(user)
+        scores = self._score(hu, self._item_v[rows], self.space.features(ctx, rows, sim))
         order = np.argsort(-scores, kind="stable")[: k or len(rows)]
         ids = list(candidate_ids)
         return [ids[j] for j in order], scores[order]

@@ -46,3 +46,27 @@ def paired_test(a: np.ndarray, b: np.ndarray, n: int = 1000, seed: int = 0) -> d
     tt = float(stats.ttest_rel(a, b).pvalue) if len(d) > 1 and d.std() > 0 else float("nan")
     return {"mean_diff": float(d.mean()), "ci95": [lo, hi], "p_wilcoxon": wil, "p_ttest": tt,
             "users": int(len(d)), "wins": int((d > 0).sum()), "losses": int((d < 0).sum())}
+
+
+def holm(pvalues) -> np.ndarray:
+    """Holm step-down adjusted p-values (controls the family-wise error rate at alpha across the family)."""
+    p = np.asarray(pvalues, dtype=np.float64)
+    m = p.size
+    if m == 0:
+        return p
+    order = np.argsort(p, kind="stable")
+    adj_sorted = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.minimum(adj_sorted, 1.0)
+    return out
+
+
+def conditional_and_oracle(cand: np.ndarray, relevant: list[np.ndarray], ndcg: np.ndarray, k: int) -> dict:
+    """NDCG@k over users with ≥ 1 relevant candidate, and the oracle ceiling (relevant candidates ranked first)."""
+    n_in = np.array([np.isin(r, c).sum() for c, r in zip(cand, relevant)])
+    disc = 1.0 / np.log2(np.arange(2, k + 2))
+    oracle = [disc[:min(n, k)].sum() / disc[:min(len(r), k)].sum() if len(r) else 0.0
+              for n, r in zip(n_in, relevant)]
+    has = n_in > 0
+    return {"conditional_ndcg@10": float(ndcg[has].mean()) if has.any() else float("nan"),
+            "users_with_relevant_candidate": int(has.sum()), "oracle_ndcg@10": float(np.mean(oracle))}

@@ -211,3 +211,112 @@ class Registry:
                              "alias": alias, "from": old, "version": stack[-1]})
         write_json_atomic(self.root / "aliases.json", state)
         return stack[-1]
+
+
+# --------------------------------------------------------------------------- served models in and out
+def _root(params=None, registry_dir=None) -> Path:
+    from mgw.config import ROOT
+
+    p = Path(registry_dir or (params.gnn.registry_dir if params else "models/reranker"))
+    return p if p.is_absolute() else ROOT / p
+
+
+def load_reranker(ref: str = "production", params=None, registry_dir: str | Path | None = None):
+    """A served reranker (mgw.rerank.inference.Reranker) from the registry; UnknownIdError if the alias or
+    version does not exist, CorruptFileError if its files fail their checksums."""
+    import numpy as np
+
+    from mgw.rerank.features import UserContext, space_from_arrays
+    from mgw.rerank.inference import NodeCache, Reranker
+    from mgw.rerank.model import GATReranker
+
+    state, cache, parts = Registry(_root(params, registry_dir)).load(ref)
+    cfg = parts["config"]
+    if "n_features" not in cfg:
+        raise CorruptFileError(f"reranker {parts['version']} predates the feature-based GAT (issue 14); "
+                               f"retrain with `mgw train`")
+    # The id-embedding table of training users is not stored (privacy: a forgotten user's row must go); each
+    # served user's embedding is its row of cache `user_e`, a per-user tensor like every other.
+    model = GATReranker(cfg["input_dim"], cfg["hidden_dim"], cfg["heads"], cfg["dropout"], 0, cfg["n_items"],
+                        cfg["n_features"])
+    model.load_state_dict(state)
+    users = parts["users"]
+    a = {k[3:]: v.numpy() for k, v in cache.items() if k.startswith("fs_")}
+    item_x = cache["item_x"].numpy()
+    space = space_from_arrays(a, item_x, users, cache["als_user_f"].numpy())
+    pos = cache["user_pos"].numpy()  # [U, L] positive history item rows, −1 padded
+    pref, last, n = cache["user_pref"].numpy(), cache["user_last"].numpy(), cache["user_n"].numpy()
+    ctxs = [UserContext(u, pref[k], pos[k][pos[k] >= 0].astype(np.int64), float(last[k]), int(n[k]))
+            for k, u in enumerate(users)]
+    rr = Reranker(model, parts["items"], NodeCache(cache["item_x"], cache["item_h1"], cache["item_h"]), users,
+                  cache["user_h"], cache["user_e"], space, ctxs, version=parts["version"])
+    rr.lineage = parts["lineage"]
+    return rr
+
+
+def register_model(exp, run, tasks: dict, head: dict, params, registry_dir=None):
+    """Save the chosen GAT with everything serving needs (node states, id embeddings, the test-time feature
+    space and user contexts), promote it to `candidate` (and `production` when none exists).
+    Returns (served Reranker, version, registry)."""
+    import numpy as np
+
+    from mgw.provenance import git_commit
+    from mgw.rerank.dataset import preference_vectors
+    from mgw.rerank.evaluate import params_hash
+    from mgw.rerank.features import UserContext, space_arrays
+    from mgw.rerank.inference import Reranker, user_states
+
+    data, model, cache = exp.data, run.model, run.cache
+    hist = data.histories(("train", "val"))
+    users = [u for u in sorted(hist) if np.any(hist[u].weights > 0)]
+    hs = [hist[u] for u in users]
+    pref = preference_vectors(data.items.embeddings, hs)
+    user_h = user_states(model, cache, hs, pref)
+    rows = run.record["user_rows"]
+    with torch.no_grad():
+        user_e = model.user_embedding(torch.tensor([rows.get(u, -1) for u in users], dtype=torch.long))
+    space = exp.test.space  # fitted on train + val: the state at the test cut
+    cf = space.cf
+    als_rows = np.array([cf.als_user.get(u, -1) for u in users])
+    als_user_f = np.where(als_rows[:, None] >= 0, cf.als_user_f[np.maximum(als_rows, 0)], 0).astype(np.float32)
+    pos = [h.positive_items for h in hs]
+    padded = np.full((len(pos), max((len(p) for p in pos), default=0)), -1, np.int32)
+    for k, p in enumerate(pos):
+        padded[k, :len(p)] = p
+    t = lambda x: torch.from_numpy(np.ascontiguousarray(x))  # noqa: E731
+    # Every per-user tensor has first dimension len(users) and a `user` name part (registry convention).
+    tensors = {"item_x": cache.item_x, "item_h1": cache.item_h1, "item_h": cache.item_h, "user_h": user_h,
+               "user_e": user_e, "user_pref": t(pref), "user_pos": t(padded),
+               "user_last": t(np.array([h.last_time for h in hs], np.float64)),
+               "user_n": t(np.array([len(h.items) for h in hs], np.int64)), "als_user_f": t(als_user_f),
+               **{f"fs_{k}": t(v) for k, v in space_arrays(space).items()}}
+    rec = tasks["recommend"]["rankers"]["gat"]
+    metrics = {"ndcg@10": rec["ndcg@10"]["mean"], "recallAt10": rec["recall@10"]["mean"],
+               "mrr@10": rec["mrr@10"]["mean"], "hitrate@10": rec["hitrate@10"]["mean"],
+               "headline": {k: v for k, v in head.items() if isinstance(v, dict)},
+               "best_baseline": head["recommend"]["best_baseline"], "p_vs_best_baseline": head["recommend"]["p_holm"],
+               "test_users": tasks["recommend"]["users"]}
+    lineage = {"data_hash": data.fingerprint(), "params_hash": params_hash(params),
+               "interactions": params.gnn.interactions, "split": exp.stats["split"], "git_commit": git_commit(),
+               "seed": run.seed}
+    registry = Registry(_root(params, registry_dir))
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("user_id.")}
+    version = registry.save(
+        state, tensors, items=data.items.ids, users=users, config=model.config(), metrics=metrics,
+        lineage=lineage, history={"epochCount": len(run.record["history"]),
+                                  "lossHistory": [h["train_loss"] for h in run.record["history"]],
+                                  "validationAccuracy": run.record["best_val_ndcg10"],
+                                  "validationMetric": "ndcg@10 (tune users of the val phase)",
+                                  "epochs": run.record["history"]})
+    registry.promote(version, "candidate")
+    if "production" not in registry.aliases():
+        registry.promote(version, "production")
+    ctxs = [UserContext(u, p_, q, h.last_time, len(h.items)) for u, p_, q, h in zip(users, pref, pos, hs)]
+    from mgw.rerank.features import FeatureSpace
+
+    served_space = FeatureSpace(type(cf)(cf.cut, cf.item_sim, {u: k for k, u in enumerate(users)}, als_user_f,
+                                         cf.als_item_f, cf.pop, cf.pop_decayed, cf.last_pos),
+                                data.items.embeddings, space.item_genre, space.release_year)
+    rr = Reranker(model, data.items.ids, cache, users, user_h, user_e, served_space, ctxs, version=version)
+    rr.lineage = lineage
+    return rr, version, registry

@@ -1,15 +1,16 @@
-"""LightningModule for the GAT reranker and `fit_gat`, which trains it on a RerankData's train split.
+"""LightningModule for the GAT reranker and `fit_gat`, which trains it on the distribution it reranks.
 
-Each step holds out a share of the batch users' positive edges from message passing and from their
-preference features, and asks the model to rank each held-out item first among the user's retrieved
-candidates (listwise softmax) and above a random item (BPR). So the model learns to predict unseen items, as at
-test time, not to recognise its own neighbours. Validation NDCG@10 (retrieve-then-rerank on the val split)
-drives checkpointing and early stopping.
+Training lists come from the val phase (history = train split, labels = the val period's new positives): each
+list is the user's candidate union (hard negatives) plus `random_negatives` random items, and the loss is
+listwise (softmax cross-entropy spread over the list's positives). The graph holds train-split edges only.
+A share of the val-phase users (`tune_frac`, seeded) is never trained on: their NDCG@10 over the union drives
+checkpointing and early stopping. The test split is never looked at.
 """
 from __future__ import annotations
 
 import copy
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
@@ -18,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from mgw.rerank.data import RerankDataModule
-from mgw.rerank.dataset import Phase, RerankData, preference_vectors, retrieve
+from mgw.rerank.dataset import Phase, RerankData
 from mgw.rerank.graph import Graph, build_graph
 from mgw.rerank.inference import NodeCache, node_cache, score_phase
 from mgw.rerank.metrics import rank_metrics, ranking_from_scores
@@ -27,56 +28,86 @@ from mgw.rerank.model import GATReranker
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class TrainLists:
+    """Training lists of val-phase users: graph user row, items, features, labels (≥ 1 positive per list)."""
+
+    user: torch.Tensor  # [N]
+    items: torch.Tensor  # [N, L]
+    feats: torch.Tensor  # [N, L, F]
+    labels: torch.Tensor  # [N, L] float
+
+
+def training_lists(phase: Phase, graph_users: dict[str, int], n_random: int, seed: int) -> TrainLists:
+    """The union candidates plus random non-history items per user, labelled by the phase's positives."""
+    rng = np.random.default_rng(seed)
+    n_items = len(phase.popularity)
+    users, items, feats, labels = [], [], [], []
+    for k, u in enumerate(phase.users):
+        if u not in graph_users:
+            continue
+        cand = phase.cand[k]
+        f = phase.features[k]
+        if n_random:
+            pool = rng.integers(0, n_items, size=n_random * 2)
+            pool = pool[~np.isin(pool, cand) & ~np.isin(pool, phase.histories[k].items)][:n_random]
+            if len(pool) < n_random:
+                pool = np.concatenate([pool, rng.integers(0, n_items, size=n_random - len(pool))])
+            f = np.vstack([f, phase.space.features(phase.contexts[k], pool,
+                                                   phase.space.item_emb[pool] @ phase.pref[k])])
+            cand = np.concatenate([cand, pool])
+        lab = np.isin(cand, phase.relevant[k]).astype(np.float32)
+        if lab.sum() == 0:
+            continue
+        users.append(graph_users[u])
+        items.append(cand)
+        feats.append(f)
+        labels.append(lab)
+    if not users:
+        raise ValueError("no training user has a positive among its candidates")
+    return TrainLists(torch.tensor(users), torch.from_numpy(np.stack(items)), torch.from_numpy(np.stack(feats)),
+                      torch.from_numpy(np.stack(labels)))
+
+
 class RerankSystem(L.LightningModule):
-    def __init__(self, model: GATReranker, graph: Graph, hard_cand: np.ndarray, val_phase: Phase | None,
-                 lr: float, holdout_frac: float, k: int):
+    def __init__(self, model: GATReranker, graph: Graph, lists: TrainLists, tune_phase: Phase | None,
+                 user_rows: dict[str, int], lr: float, k: int, sub_of: torch.Tensor, keep: torch.Tensor,
+                 full_emb: torch.Tensor):
         super().__init__()
-        self.model, self.graph, self.val_phase = model, graph, val_phase
-        self.hard_cand = torch.from_numpy(hard_cand)
-        self.lr, self.holdout_frac, self.k = lr, holdout_frac, k
+        self.model, self.graph, self.lists, self.tune_phase = model, graph, lists, tune_phase
+        self.sub_of, self.keep, self.full_emb = sub_of, keep, full_emb
+        self.user_rows = user_rows
+        self.lr, self.k = lr, k
         self.history: list[dict] = []
         self.best_score, self.best_state, self.best_epoch = -1.0, None, -1
         self._losses: list[float] = []
 
     def on_fit_start(self) -> None:
         self.graph = self.graph.to(self.device)
-        self.hard_cand = self.hard_cand.to(self.device)
 
     def training_step(self, batch, batch_idx):
-        (users,) = batch
-        g, U = self.graph, self.graph.n_users
-        in_batch = torch.isin(g.ui_user, users)
-        sup = in_batch & (torch.rand(len(g.ui_user), device=self.device) < self.holdout_frac)
-        if not sup.any():
-            return None
-        u, pos = g.ui_user[sup], g.ui_item[sup]
-        x_users = g.user_features(u, pos)
-        _, h = self.model(torch.cat([x_users, g.item_emb]), g.edge_index(~sup))
-        neg_rand = torch.randint(0, g.n_items, (len(u),), device=self.device)
-        hu, xu = h[u], x_users[u]
-        deg = torch.bincount(g.ui_item[~sup], minlength=g.n_items).float().log1p()
-        h_items, emb = h[U:], g.item_emb
-
-        def s(items):  # items [B, C] → scores of (user, item) pairs, exactly as GATReranker.score
-            return self.model.score(hu, h_items[items], torch.einsum("bd,bcd->bc", xu, emb[items]), deg[items])
-
-        sp = s(pos[:, None])[:, 0]
-        # Listwise over the user's retrieved candidates (the reranking task), plus BPR against a random item.
-        listwise = -F.log_softmax(torch.cat([sp[:, None], s(self.hard_cand[u])], 1), 1)[:, 0].mean()
-        loss = listwise - F.logsigmoid(sp - s(neg_rand[:, None])[:, 0]).mean()
+        (idx,) = batch
+        g = self.graph
+        x = torch.cat([g.user_features(), g.item_emb])
+        _, h = self.model(x, g.edge_index())
+        lists = self.lists
+        u, items, feats, lab = lists.user[idx], lists.items[idx], lists.feats[idx], lists.labels[idx]
+        s = self.model.score(h[u], h[g.n_users + self.sub_of[items]], feats, self.model.user_embedding(u),
+                             self.model.item_embedding(items))
+        # Listwise: softmax cross-entropy against the list's positives, spread evenly over them.
+        target = lab / lab.sum(1, keepdim=True)
+        loss = -(target * F.log_softmax(s, 1)).sum(1).mean()
         self.log("train_loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=len(u))
         self._losses.append(float(loss.detach()))
         return loss
 
     def validation_step(self, batch, batch_idx):
-        if self.val_phase is None:
+        if self.tune_phase is None:
             return
-        cache = node_cache(self.model, self.graph.to("cpu"))
-        scores = score_phase(self.model.cpu() if self.device.type != "cpu" else self.model, cache, self.val_phase)
-        if self.device.type != "cpu":
-            self.model.to(self.device)
-        ranked = ranking_from_scores(self.val_phase.cand, scores)
-        ndcg = float(rank_metrics(ranked, self.val_phase.relevant, self.k).iloc[:, 0].mean())
+        cache = scatter_cache(node_cache(self.model, self.graph.to("cpu")), self.keep, self.full_emb)
+        scores = score_phase(self.model, cache, self.tune_phase, self.user_rows)
+        ranked = ranking_from_scores(self.tune_phase.cand, scores)
+        ndcg = float(rank_metrics(ranked, self.tune_phase.relevant, self.k).iloc[:, 0].mean())
         self.log("val_ndcg10", ndcg, prog_bar=True, batch_size=1)
         if not self.trainer.sanity_checking:
             loss = float(np.mean(self._losses)) if self._losses else float("nan")
@@ -97,40 +128,80 @@ def train_graph(data: RerankData, knn: int) -> tuple[Graph, dict]:
     return build_graph(users, [hist[u] for u in users], data.items.embeddings, knn), hist
 
 
-def fit_gat(data: RerankData, gp, seed: int, log_dir: str | Path, val_phase: Phase | None = None,
-            progress: bool = True) -> tuple[GATReranker, Graph, NodeCache, dict]:
-    """Train with Lightning; returns the best-validation model, its graph, node cache and training record."""
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+def subgraph(full: Graph, keep: np.ndarray, knn: int) -> tuple[Graph, torch.Tensor]:
+    """The training graph over the items that matter to training (history items and every listed or tuned
+    candidate), with content kNN recomputed among them; and full item row → subgraph item row (−1: absent).
+    A GAT is inductive, so states for the other items come from the full graph after training; training on
+    this subgraph costs a fraction of the full one (on MovieLens ~25 % of the items)."""
+    from mgw.rerank.graph import item_knn
+
+    sub_of = torch.full((full.n_items,), -1, dtype=torch.long)
+    sub_of[torch.from_numpy(keep)] = torch.arange(len(keep))
+    emb = full.item_emb[torch.from_numpy(keep)]
+    g = Graph(full.users, emb, full.ui_user, sub_of[full.ui_item], full.ev_user, sub_of[full.ev_item],
+              full.ev_weight, torch.from_numpy(item_knn(emb.numpy(), knn)))
+    return g, sub_of
+
+
+def scatter_cache(cache: NodeCache, keep: torch.Tensor, full_emb: torch.Tensor) -> NodeCache:
+    """A subgraph's node cache laid out by full item rows (rows outside the subgraph stay zero)."""
+    h1 = torch.zeros(full_emb.shape[0], cache.item_h1.shape[1])
+    h = torch.zeros(full_emb.shape[0], cache.item_h.shape[1])
+    h1[keep], h[keep] = cache.item_h1, cache.item_h
+    return NodeCache(full_emb, h1, h)
+
+
+def split_users(phase: Phase, tune_frac: float, seed: int) -> tuple[Phase, Phase]:
+    """(fit, tune) subsets of a phase's users, seeded; the same split for every trainable ranker."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(phase.users))
+    n_tune = max(1, int(round(len(order) * tune_frac)))
+    if len(order) - n_tune < 1:
+        raise ValueError(f"only {len(order)} val-phase users: too few to hold out tuning users")
+    return phase.subset(np.sort(order[n_tune:])), phase.subset(np.sort(order[:n_tune]))
+
+
+def fit_gat(data: RerankData, gp, seed: int, log_dir: str | Path, fit_phase: Phase, tune_phase: Phase | None,
+            progress: bool = True, lr: float | None = None, heads: int | None = None, hidden: int | None = None,
+            item_knn: int | None = None, id_embeddings: bool | None = None
+            ) -> tuple[GATReranker, Graph, NodeCache, dict]:
+    """Train with Lightning; returns the best-tuning model, its graph, node cache and training record."""
+    from lightning.pytorch.callbacks import EarlyStopping
     from lightning.pytorch.loggers import CSVLogger
 
     L.seed_everything(seed, workers=True, verbose=False)
     torch.set_num_threads(gp.threads)
-    graph, hist = train_graph(data, gp.item_knn)
+    knn = gp.item_knn if item_knn is None else item_knn
+    full, _ = train_graph(data, knn)
     if data.items.embeddings.shape[1] != gp.inputDim:
         raise ValueError(f"item embeddings have {data.items.embeddings.shape[1]} dims but gnn.inputDim is "
                          f"{gp.inputDim}")
-    train_h = [hist[u] for u in graph.users]
-    pref = preference_vectors(data.items.embeddings, train_h)
-    hard, _ = retrieve(pref, data.items.embeddings, gp.candidates, [h.items for h in train_h])
-    model = GATReranker(gp.inputDim, gp.hiddenDim, gp.heads, gp.dropout)
-    system = RerankSystem(model, graph, hard, val_phase, gp.lr, gp.holdout_frac, gp.k)
-    log_dir = Path(log_dir)
-    ckpt = ModelCheckpoint(dirpath=log_dir / "checkpoints", monitor="val_ndcg10", mode="max", save_top_k=1,
-                           save_weights_only=True, filename="best-{epoch}")
-    callbacks = [ckpt]
-    if val_phase is not None:
-        callbacks.append(EarlyStopping(monitor="val_ndcg10", mode="max", patience=gp.patience))
-    trainer = L.Trainer(max_epochs=gp.epochs, accelerator="auto", devices=1, logger=CSVLogger(log_dir, name="gat"),
-                        callbacks=callbacks if val_phase is not None else [], enable_progress_bar=progress,
+    user_rows = {u: k for k, u in enumerate(full.users)}
+    lists = training_lists(fit_phase, user_rows, gp.random_negatives, seed)
+    keep = np.unique(np.concatenate([full.ev_item.numpy(), lists.items.numpy().ravel(),
+                                     tune_phase.cand.ravel() if tune_phase is not None else np.zeros(0, np.int64)]))
+    graph, sub_of = subgraph(full, keep, knn)
+    ids = gp.id_embeddings if id_embeddings is None else id_embeddings
+    model = GATReranker(gp.inputDim, hidden or gp.hiddenDim, heads or gp.heads, gp.dropout,
+                        n_users=full.n_users if ids else 0, n_items=full.n_items if ids else 0,
+                        n_features=lists.feats.shape[-1])
+    model.set_feature_scale(lists.feats.numpy())
+    system = RerankSystem(model, graph, lists, tune_phase, user_rows, lr or gp.lr, gp.k, sub_of,
+                          torch.from_numpy(keep), full.item_emb)
+    trainer = L.Trainer(max_epochs=gp.epochs, accelerator="cpu", devices=1,
+                        logger=CSVLogger(Path(log_dir), name="gat"),
+                        callbacks=[EarlyStopping(monitor="val_ndcg10", mode="max", patience=gp.patience)]
+                        if tune_phase is not None else [], enable_progress_bar=progress,
                         enable_model_summary=False, deterministic=False, num_sanity_val_steps=0,
-                        log_every_n_steps=1, enable_checkpointing=val_phase is not None)
-    trainer.fit(system, datamodule=RerankDataModule(graph.n_users, gp.batch_size, seed))
+                        log_every_n_steps=1, enable_checkpointing=False)
+    trainer.fit(system, datamodule=RerankDataModule(len(lists.user), gp.batch_size, seed))
     model = system.model.cpu()
     if system.best_state is not None:
         model.load_state_dict(system.best_state)
     record = {"history": system.history, "best_epoch": system.best_epoch, "best_val_ndcg10": system.best_score,
-              "epochs_run": len(system.history), "graph": {
-                  "users": graph.n_users, "items": graph.n_items, "user_item_edges": int(len(graph.ui_user)),
-                  "item_item_edges": int(graph.ii_edges.shape[1])}}
-    graph = graph.to("cpu")
-    return model, graph, node_cache(model, graph), record
+              "epochs_run": len(system.history), "training_lists": int(len(lists.user)),
+              "list_length": int(lists.items.shape[1]), "graph": {
+                  "users": full.n_users, "items": full.n_items, "training_subgraph_items": int(len(keep)),
+                  "user_item_edges": int(len(full.ui_user)), "item_item_edges": int(full.ii_edges.shape[1])},
+              "user_rows": user_rows}
+    return model, full, node_cache(model, full), record

@@ -36,6 +36,8 @@ def toy_params(root: str | Path, dim: int = 32, users: int = 40, events: int = 2
     root = Path(root)
     over = {"catalog_dir": str(root / "catalog"), "inputDim": dim, "hiddenDim": 16, "epochs": epochs,
             "registry_dir": str(root / "models"), "lightgcn_epochs": 5, "bootstrap": 100, "latency_queries": 20,
-            "batch_size": 16, "item_knn": 5, "candidates": 50, "transfer_genres": ["comedy"], "lr": 0.01, **gnn}
+            "batch_size": 16, "item_knn": 5, "candidates": 50, "transfer_genres": ["comedy"], "lr": 0.01,
+            "seeds": 2, "tune_budget": 1, "ablations": False, "search_task": False, "random_negatives": 5,
+            "cf_knn": 20, "als_factors": 8, "als_iterations": 3, "tune_frac": 0.3, **gnn}
     return load_params(overrides={"gnn": over, "simulated": {"syntheticUsers": users, "eventsPerUser": events},
                                   "seed": 7})

@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> dict:
     from mgw.bench.datasets import SynthGenerator, normalize
     from mgw.index import make_index
     from mgw.provenance import stamp
+    from mgw.rerank.features import FEATURES, popularity_space
     from mgw.rerank.inference import NodeCache, Reranker, _elu, _gat_one
     from mgw.rerank.model import GATReranker
     from mgw.search.rerankers import GatAdapter
@@ -44,9 +45,10 @@ def main(argv: list[str] | None = None) -> dict:
     allx = normalize(SynthGenerator.default(384, a.seed).sample(n + a.queries, a.seed).astype(np.float32))
     x, q = allx[:n].copy(), allx[n:].copy()
     ids = [f"t{i}" for i in range(n)]
-    model = GATReranker(384, 256, 8).eval()
+    model = GATReranker(384, 256, 8, n_items=n, n_features=len(FEATURES)).eval()
     cache = NodeCache(torch.from_numpy(x), torch.randn(n, 256), torch.randn(n, 256))
-    pop = np.random.default_rng(a.seed).integers(0, 50, n)
+    pop = np.random.default_rng(a.seed).integers(0, 50, n).astype(np.float64)
+    space = popularity_space(x, pop)  # the features' cost is paid, with popularity as the only signal
 
     class Before(Reranker):  # the serving path before issue 20: both layers projected per query
         def _user_from_history(self, pref, items):
@@ -55,8 +57,8 @@ def main(argv: list[str] | None = None) -> dict:
             return (_gat_one(self._conv2, np.vstack([u1, self._item_h1[items]]), u1)[0]
                     + u_x[0] @ self._skip_w.T + self._skip_b)
 
-    user_h = torch.randn(1, 256)
-    gat, before = Reranker(model, ids, cache, ["u0"], user_h, pop), Before(model, ids, cache, ["u0"], user_h, pop)
+    user_h, user_e = torch.randn(1, 256), torch.zeros(1, 256)
+    gat, before = (cls(model, ids, cache, ["u0"], user_h, user_e, space, []) for cls in (Reranker, Before))
     t0 = time.perf_counter()
     index = make_index("hnswlib", 384, "cosine", threads=2, M=32, efConstruction=200).build(x, ids)
     index.set_query_params(efSearch=100, threads=1)

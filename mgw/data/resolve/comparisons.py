@@ -16,7 +16,9 @@ the very same definitions. A null level is *unknown*, not agreement: a listing w
 - type: both movies, both series, or one of each.
 - people: cast and directors as person keys; overlap coefficient ≥ 0.5, any shared name, disjoint.
 - runtime: movies only; |Δ| ≤ 3 and ≤ 10 minutes.
-- synopsis: cosine of the listings' MiniLM vectors (title, synopsis and genres, as the embed stage writes them).
+- synopsis: cosine of the listings' MiniLM vectors (title, synopsis and genres, as the embed stage writes them);
+  type-aware like the year: a dissimilar synopsis of two series is its own level, because two platforms often
+  describe different seasons of one show (chosen by grouped cross-validation on the train split).
 """
 from __future__ import annotations
 
@@ -104,6 +106,7 @@ COMPARISONS: tuple[Comparison, ...] = (
         Level("unknown", "synopsis_vec_l IS NULL OR synopsis_vec_r IS NULL", is_null=True),
         *(Level(f"cos{int(t * 100)}", f"array_cosine_similarity(synopsis_vec_l, synopsis_vec_r) >= {t}")
           for t in SYNOPSIS_LEVELS),
+        Level("series_else", "type_l = 'series' AND type_r = 'series'"),
         Level("else", "TRUE"),
     )),
 )

@@ -6,8 +6,9 @@
 2. `training_set`: labelled pairs the engines never see at evaluation — the `train` split of the hand-checked
    pairs on the real catalogs, the ground truth of an independent, smaller simulated catalog (seed + 1,
    `resolve.sim_train_share` of the size) otherwise.
-3. `fit_engine`: mgw's logistic evidence model (mgw.data.resolve.model) or splink (its unsupervised training);
-   both pick their decision threshold by F1 on the training pairs.
+3. `fit_engine`: mgw's logistic evidence model (mgw.data.resolve.model: regularisation and threshold by grouped
+   repeated cross-validation, the threshold keeping `resolve.min_precision`) or splink (its unsupervised
+   training, threshold by F1 on the training pairs).
 4. `resolve_with`: probabilities for all candidate pairs → clustering rules (mgw.data.resolve.cluster) →
    entities; every merge keeps its probability and the per-comparison evidence that decided it.
 Exact title matches go through the same evidence test as any other pair.
@@ -25,7 +26,7 @@ from mgw.config import Params, ResolveParams
 from mgw.data.resolve import blocking, cluster, comparisons, labels, listings
 from mgw.data.resolve.comparisons import COMPARISONS
 from mgw.data.resolve.entities import build_entities
-from mgw.data.resolve.model import EvidenceModel, best_f1_threshold
+from mgw.data.resolve.model import EvidenceModel, best_f1_threshold, listing_groups
 from mgw.errors import DataError
 
 
@@ -94,6 +95,7 @@ class TrainingSet:
     labels: np.ndarray  # 1 = one title
     match_ids: pd.DataFrame  # unique_id_l, unique_id_r of the matches among them in this catalog (else empty)
     info: dict[str, Any]
+    groups: np.ndarray  # per pair, its group of listings linked through shared listings (CV folds keep it whole)
 
 
 def training_set(params: Params, prep: Prepared, embedder: Any) -> TrainingSet:
@@ -109,7 +111,7 @@ def training_set(params: Params, prep: Prepared, embedder: Any) -> TrainingSet:
         return TrainingSet(prep.gammas_for(train), train["label"].to_numpy(),
                            pd.DataFrame({"unique_id_l": pos["a"].to_numpy(), "unique_id_r": pos["b"].to_numpy()}), {
             "kind": "hand-checked pairs, train split", "file": rp.labels, "pairs": int(len(train)),
-            "positives": int(train["label"].sum())})
+            "positives": int(train["label"].sum())}, listing_groups(train["a"], train["b"]))
     from mgw.data import ingest as ing
     from mgw.data.connectors.simulated import simulated_truth
 
@@ -122,7 +124,7 @@ def training_set(params: Params, prep: Prepared, embedder: Any) -> TrainingSet:
     return TrainingSet(other_prep.gammas_for(lab), lab["label"].to_numpy(),
                        pd.DataFrame({"unique_id_l": [], "unique_id_r": []}), {
         "kind": f"simulated ground truth of an independent catalog (seed {other.seed}, {rp.sim_train_share:g} × the size)",
-        "pairs": int(len(lab)), "positives": int(lab["label"].sum())})
+        "pairs": int(len(lab)), "positives": int(lab["label"].sum())}, listing_groups(lab["i"], lab["j"]))
 
 
 class MgwEngine:
@@ -143,7 +145,7 @@ class MgwEngine:
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "logistic regression over comparison levels", "C": self.model.C,
-                "intercept": self.model.intercept_, "weights": self.model.weights()}
+                "intercept": self.model.intercept_, "weights": self.model.weights(), "cv": self.model.cv}
 
 
 class SplinkAdapter:
@@ -179,11 +181,14 @@ class SplinkAdapter:
 
 
 def fit_engine(name: str, params: Params, prep: Prepared, train: TrainingSet) -> Engine:
-    """A fitted engine; both choose their threshold by F1 on the training pairs (never below
-    `resolve.cannot_link`, under which a pair is a clear non-match)."""
+    """A fitted engine. mgw's threshold keeps `resolve.min_precision` on its grouped out-of-fold predictions,
+    splink's maximises F1 on the training pairs; neither goes below `resolve.cannot_link`, under which a pair
+    is a clear non-match."""
     rp = params.resolve
     if name == "mgw":
-        engine: Engine = MgwEngine(EvidenceModel(C=rp.C, seed=params.seed).fit(train.gammas, train.labels))
+        model = EvidenceModel(seed=params.seed, C_grid=tuple(rp.C_grid), min_precision=rp.min_precision,
+                              repeats=rp.cv_repeats).fit(train.gammas, train.labels, train.groups)
+        engine: Engine = MgwEngine(model)
         engine.threshold = max(engine.threshold, rp.cannot_link)
         return engine
     if name == "splink":
