@@ -23,6 +23,8 @@ COMMAND_MODULES = (
     "mgw.cache.commands",     # cache
     "mgw.sim.commands",       # scenario, chaos
     "mgw.serve.commands",     # serve (token, bench)
+    "mgw.scale.commands",     # scale
+    "mgw.distributed.commands",  # ray
     "mgw.report_commands",    # report
     "mgw.report_index",       # report-index, claims
     "mgw.doctor",             # doctor

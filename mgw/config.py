@@ -354,6 +354,39 @@ class ServeParams(Section):
     bench_fuzz_examples: int = Field(20, ge=1)  # schemathesis examples per API operation; full run: 60
     bench_fuzz_phases: str = "examples,coverage,fuzzing,stateful"  # schemathesis phases
     bench_fault: bool = True  # kill Redis during load (needs redis-server)
+class ScaleParams(Section):
+    """`mgw scale`: each stage measured at seeded synthetic catalogs of n titles (mgw/scale)."""
+
+    sizes: list[int] = [10_000, 30_000, 100_000, 300_000, 1_000_000]  # catalog sizes (titles)
+    max_n: int = Field(300_000, ge=100)  # sizes above this are skipped; the 1M switch: scale.max_n=1000000
+    stages: list[str] = ["ingest", "resolve", "embed", "index", "hypergraph", "gat", "cache"]
+    backends: list[str] = ["hnswlib", "faiss-hnsw-sq8", "faiss-ivf-pq", "annoy"]
+    resolve_max_n: int = Field(300_000, ge=100)  # resolution above this is skipped (its pairs grow fastest)
+    embed_sizes: list[int] = [64, 256]  # texts MiniLM embeds for real; larger n are extrapolated from these
+    queries: int = Field(200, ge=10)  # held-out queries per index / hypergraph / GAT point
+    runs: int = Field(3, ge=1)  # per-query latency = best of runs
+    k: int = Field(10, ge=1)
+    recall_target: float = Field(0.95, gt=0, le=1)
+    threads: int = Field(2, ge=1)  # pinned in every child process (index builds use them)
+    cache_size: int = Field(10_000, ge=1)  # fixed cache size (entries) for the hit-ratio curve
+    cache_requests: int = Field(200_000, ge=100)
+    cache_alpha: float = Field(1.0, gt=0)
+    embeddings: str | None = "data/processed/embeddings.npy"  # the vector generator is fitted on these
+    bootstrap: int = Field(1000, ge=0)  # resamples for the exponent CIs
+    timeout_s: float = Field(3600.0, gt=0)  # per cell
+    ray_overhead: bool = True  # also measure Ray against the single-process path (mgw/distributed)
+
+
+class RayParams(Section):
+    """Ray for scale-out (mgw/distributed): a local instance unless `address` names a cluster."""
+
+    address: str | None = None  # None: start a local Ray; "auto" or "ray://head:10001" for a cluster
+    num_cpus: int | None = Field(2, ge=1)  # local instance only (ignored with an address)
+    embed_actors: int = Field(2, ge=1)  # model actors of the Ray Data embedding job
+    embed_batch_size: int = Field(64, ge=1)
+    overhead_texts: int = Field(512, ge=16)  # texts embedded by both paths for the overhead ratio
+    overhead_repeats: int = Field(3, ge=1)  # interleaved repeats (single, ray, single, ray, ...)
+    bench_dataset: str = "synth-5k"  # benchmark cells run both ways for the overhead ratio
 
 
 class ModeParams(Section):
@@ -401,6 +434,8 @@ class Params(Section):
     cache: CacheParams = CacheParams()
     sim: SimParams = SimParams()
     serve: ServeParams = ServeParams()
+    scale: ScaleParams = ScaleParams()
+    ray: RayParams = RayParams()
 
 
 def _format_errors(err: ValidationError) -> str:

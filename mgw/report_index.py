@@ -147,6 +147,14 @@ AREAS: list[tuple[str, str, list[Row]]] = [
         ("scenarios", "_scenarios", lambda m: m, ""),
         ("SLO uptime per repair policy", "chaos", lambda m: {k: round(v["uptime"], 6) for k, v in m["policies"].items()}, ""),
     ]),
+    ("Scaling and scale-out", "11_scaling.html", [
+        ("one machine ends at (titles, per backend; binding constraint)", "scale",
+         lambda m: {b: f"{n:,} ({m['headline']['binding_constraint'][b]})" if n else "not reached"
+                    for b, n in m["headline"]["max_titles_one_machine"].items()}, ""),
+        ("exponents (cost ∝ n^b)", "scale",
+         lambda m: {k: round(v["exponent"], 2) for k, v in m["headline"]["exponents"].items()}, ""),
+        ("Ray / single-process wall time", "scale", "headline.ray_overhead_ratio", ""),
+    ]),
 ]
 
 

@@ -10,7 +10,7 @@ LAYERS = [  # lowest first
     {"data", "embed"},
     {"index"},
     {"rerank", "hypergraph", "query", "cache", "store", "testing"},
-    {"search", "bench", "tune", "abtest", "sim", "serve"},
+    {"search", "bench", "tune", "abtest", "sim", "serve", "scale", "distributed"},
     {"cli", "report_commands", "report_index", "doctor", "__main__"},
 ]
 
