@@ -227,6 +227,42 @@ def _simulation(m: dict[str, Metrics | None], reports: Path) -> list[str | None]
     return [_safe(scen), _safe(policy)]
 
 
+def _serving(m: dict[str, Metrics | None]) -> list[str | None]:
+    sv = m["serve"]
+
+    def overhead() -> str:
+        h = sv["headline"]
+        verdict = "within" if h["overhead_p50_ms"] <= 2.0 else "above"
+        return (f"The HTTP service adds {h['overhead_p50_ms']:.2f} ms p50 over the in-process pipeline at one user "
+                f"({verdict} the 2 ms goal) and sustains {h['max_qps']:.0f} QPS with no errors on this machine.")
+
+    def robust() -> str:
+        h = sv["headline"]
+        return (f"It held {h['sse_clients_held']} SSE clients with every stream complete, answered "
+                f"{h['fuzz_requests']} fuzzed requests with {h['fuzz_5xx']} 5xx, and gave {h['errors_5xx']} 5xx under "
+                f"load and a Redis kill: robust enough to put in front of users; its throughput is the pipeline's, not HTTP's.")
+
+    return [_safe(overhead), _safe(robust)]
+
+
+def _scaling(m: dict[str, Metrics | None]) -> list[str | None]:
+    sc = m["scale"]
+
+    def limits() -> str:
+        lim = sc["headline"]["max_titles_one_machine"]
+        bind = sc["headline"].get("binding_constraint", {})
+        parts = ", ".join(f"{b} {v:,} ({bind.get(b, '?')})" if v else f"{b} not reached" for b, v in lim.items())
+        return (f"Largest catalog one 2-core machine serves within the seed's targets (measured up to "
+                f"{sc['headline'].get('largest_n_measured', '?'):,} titles, extrapolated beyond): {parts}.")
+
+    def exps() -> str:
+        ex = sc["headline"]["exponents"]
+        parts = ", ".join(f"{k} {v['exponent']:.2f}" for k, v in ex.items() if v and v.get("exponent") is not None)
+        return f"Cost grows as n^b with b: {parts}."
+
+    return [_safe(limits), _safe(exps)]
+
+
 REPORT_FINDINGS: dict[str, tuple[tuple[str, ...], Callable[..., list[str | None]], str]] = {
     # report html: (metrics it reads, sentence builder, the command that produces them)
     "01_catalogs.html": (("ingest", "resolve", "embed"), _catalogs, "dvc repro embed"),
@@ -238,6 +274,8 @@ REPORT_FINDINGS: dict[str, tuple[tuple[str, ...], Callable[..., list[str | None]
     "07_storage.html": (("storage",), _storage, "dvc repro storage"),
     "08_cache.html": (("cache",), _cache, "dvc repro cache"),
     "09_simulation.html": (("chaos",), _simulation, "dvc repro chaos scenarios"),
+    "10_serving.html": (("serve",), _serving, "dvc repro serve_bench"),
+    "11_scaling.html": (("scale",), _scaling, "dvc repro scale"),
 }
 
 

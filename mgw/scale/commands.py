@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backends", nargs="+", help="hnswlib faiss-hnsw-flat faiss-hnsw-sq8 faiss-ivf-pq annoy")
     p.add_argument("--no-ray", action="store_true", help="skip the Ray overhead measurement")
     p.add_argument("--out-dir", default="reports", help="writes OUT/metrics/scale.json and OUT/scale/*.csv")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("-q", "--quiet", "--no-progress", dest="progress", action="store_false", help="no progress bars")
     p.set_defaults(func=_scale)
 
 
@@ -33,7 +33,7 @@ def _scale(args: argparse.Namespace) -> int:
 
     params = load_params(args.params)
     out = run_scale(params, args.out_dir, sizes=args.sizes, max_n=args.max_n, stages=args.stages,
-                    backends=args.backends, ray=False if args.no_ray else None, progress=not args.no_progress)
+                    backends=args.backends, ray=False if args.no_ray else None, progress=args.progress)
     h = out["headline"]
     print(f"{out['path']}: sizes up to {h['largest_n_measured']:,}")
     for stage, e in h["exponents"].items():
