@@ -37,8 +37,12 @@ def figure(metrics: dict[str, Any], n_max: float | None = None):
             ax.set_title(f"{title}: not measured", fontsize=9)
             continue
         groups = list(d.groupby("backend")) if stage == "index" else [(None, d)]
+        plotted = 0
         for backend, g in groups:
-            g = g[g[metric].notna()]
+            g = g[g[metric].notna() & (g[metric] > 0)]  # a log axis has no place for 0 (e.g. no RSS growth)
+            if g.empty:
+                continue
+            plotted += len(g)
             key = f"{stage}.{backend}.{metric}" if backend else f"{stage}.{metric}"
             meas = g[g["measured"].astype(bool)]
             line = ax.plot(meas["n"], meas[metric], "o", ms=4, label=backend or stage)[0]
@@ -52,6 +56,9 @@ def figure(metrics: dict[str, Any], n_max: float | None = None):
             extra = g[~g["measured"].astype(bool)]
             if len(extra):
                 ax.plot(extra["n"], extra[metric], "x", color=line.get_color(), label="extrapolated")
+        if not plotted:
+            ax.set_title(f"{title}: no positive values measured", fontsize=9)
+            continue
         if target is not None:
             ax.axhline(target, color="grey", ls=":", lw=1)
         ax.set_xscale("log")
