@@ -114,24 +114,13 @@ def test_holm_known_values():
 def test_search_task_through_a_real_pipeline():
     """Templated queries go through SearchPipeline; relevant items satisfy the parsed filters; lists are full."""
     from mgw.data.interactions import catalog_items, simulate_users, temporal_split
-    from mgw.hypergraph.availability import ModelledAvailability
     from mgw.hypergraph.expr import compile_query
-    from mgw.hypergraph.store import HypergraphStore
-    from mgw.index import make_index
     from mgw.rerank.dataset import RerankData
     from mgw.rerank.search_task import search_phase
-    from mgw.search import SearchPipeline, UtilityReranker
-    from test_hypergraph import REGIONS, small_catalog
-    from test_search import DIM, embed
+    from test_search import small_pipeline
 
-    cat = small_catalog(1500, seed=4)
-    cat["title"] = [f"Title {i}" for i in range(len(cat))]
-    cat["description"] = ["space robots" if i % 7 == 0 else "village baking" for i in range(len(cat))]
-    store = HypergraphStore.from_catalog(cat, ModelledAvailability(REGIONS, 0.3, 1).rows(cat), REGIONS)
-    vectors = embed([f"{d} {' '.join(g)}" for d, g in zip(cat.description, cat.genres)])
-    index = make_index("exact", DIM, "cosine")
-    index.build(vectors, list(cat.entity_id))
-    pipe = SearchPipeline(cat, store, index, embed, UtilityReranker(store), candidates=30, k=10)
+    pipe, cat, vectors = small_pipeline(1500, candidates=30)
+    store = pipe.store
     items = catalog_items(cat, vectors, list(cat.entity_id))
     ev = temporal_split(simulate_users(items, 60, 40, seed=3), 0.1, 0.2)
     data = RerankData(items, ev, CandidateParams(knn=20, als_factors=8, als_iterations=3))

@@ -26,16 +26,21 @@ def embed(texts):
     return (out / np.linalg.norm(out, axis=1, keepdims=True)).astype(np.float32)
 
 
-@pytest.fixture(scope="module")
-def pipe():
-    cat = small_catalog(400, seed=4)
+def small_pipeline(n: int = 400, candidates: int = 100) -> tuple[SearchPipeline, "object", np.ndarray]:
+    """A real SearchPipeline over a seeded n-title catalog with word-hash embeddings: (pipeline, catalog, vectors)."""
+    cat = small_catalog(n, seed=4)
     cat["title"] = [f"Title {i}" for i in range(len(cat))]
     cat["description"] = ["space robots" if i % 7 == 0 else "village baking" for i in range(len(cat))]
     store = HypergraphStore.from_catalog(cat, ModelledAvailability(REGIONS, 0.3, 1).rows(cat), REGIONS)
     vectors = embed([f"{d} {' '.join(g)}" for d, g in zip(cat.description, cat.genres)])
     index = make_index("exact", DIM, "cosine")
     index.build(vectors, list(cat.entity_id))
-    return SearchPipeline(cat, store, index, embed, UtilityReranker(store), candidates=100, k=10)
+    return SearchPipeline(cat, store, index, embed, UtilityReranker(store), candidates=candidates, k=10), cat, vectors
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return small_pipeline()[0]
 
 
 def test_filters_are_applied_inside_search(pipe):
