@@ -42,15 +42,24 @@ def test_load_or_compute_loads_or_labels_the_demo(tmp_path):
         == (("m.json", "other.parquet"), None)
 
 
-def test_setup_applies_the_one_style_and_silences_warnings():
+def test_setup_applies_the_one_style_and_silences_warnings(monkeypatch):
+    import logging
     import warnings
 
     import matplotlib as mpl
 
     from mgw import plotstyle
 
-    with warnings.catch_warnings():  # restores the filters afterwards
-        notebook.setup()
-        assert warnings.filters[0][0] == "ignore" and warnings.filters[0][2] is Warning
+    monkeypatch.setenv("TQDM_DISABLE", "1")  # restored afterwards, like the logger levels below
+    names = ["", "lightning", "pytorch_lightning", "lightning.pytorch", "optuna", "splink", "numba"]
+    levels = {n: logging.getLogger(n).level for n in names}
+    try:
+        with warnings.catch_warnings():  # restores the filters afterwards
+            notebook.setup()
+            assert warnings.filters[0][0] == "ignore" and warnings.filters[0][2] is Warning
+        assert logging.getLogger().level == logging.ERROR
+    finally:  # setup() is for a notebook kernel: leave this test process's logging as it was
+        for n, lvl in levels.items():
+            logging.getLogger(n).setLevel(lvl)
     assert mpl.rcParams["axes.spines.top"] is False and mpl.rcParams["font.size"] == plotstyle.RC["font.size"]
     assert mpl.rcParams["axes.prop_cycle"].by_key()["color"][0] == plotstyle.PALETTE[0]

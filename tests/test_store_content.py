@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 
@@ -148,6 +149,7 @@ def test_snapshot_recovery_replays_after_watermark(store, tmp_path):
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "no_meta"])
 def test_corrupt_snapshot_is_skipped(tmp_path, damage, caplog):
+    caplog.set_level(logging.WARNING)
     s = ContentStore(tmp_path / "s", dim=DIM, backend=EXACT_SPEC, max_snapshots=5)
     s.insert_batch(docs(["a", "b"]), vecs(2))
     good = s.snapshot(now=time.time() - 10)
