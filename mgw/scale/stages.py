@@ -209,6 +209,7 @@ def gat(params: dict[str, Any], generator: str, n: int, queries: int, seed: int)
     import torch
     from threadpoolctl import threadpool_limits
 
+    from mgw.rerank.features import FEATURES, popularity_space
     from mgw.rerank.inference import NodeCache, Reranker
     from mgw.rerank.model import GATReranker
     from mgw.scale.synth import vectors
@@ -216,15 +217,16 @@ def gat(params: dict[str, Any], generator: str, n: int, queries: int, seed: int)
     gp = Params.model_validate(params).gnn
     torch.manual_seed(seed)
     torch.set_num_threads(1)
-    model = GATReranker(gp.inputDim, gp.hiddenDim, gp.heads, gp.dropout).eval()
+    model = GATReranker(gp.inputDim, gp.hiddenDim, gp.heads, gp.dropout, n_items=n, n_features=len(FEATURES)).eval()
     rng = np.random.default_rng(seed)
     x = vectors(generator, n, seed)
     with PeakRss() as mem:
         t0 = time.perf_counter()
         cache = NodeCache(torch.from_numpy(x), torch.from_numpy(rng.standard_normal((n, gp.hiddenDim), np.float32)),
                           torch.from_numpy(rng.standard_normal((n, gp.hiddenDim), np.float32)))
+        # the served shape: id embeddings and the ranking features (popularity the only signal at synthetic scale)
         rr = Reranker(model, [str(i) for i in range(n)], cache, [], torch.zeros(0, gp.hiddenDim),
-                      rng.integers(0, 50, n))
+                      torch.zeros(0, gp.hiddenDim), popularity_space(x, rng.integers(0, 50, n)), [])
         seconds = time.perf_counter() - t0
     prefs = vectors(generator, queries, seed + 1)
     cands = [rng.choice(n, gp.candidates, replace=False) for _ in range(queries)]
