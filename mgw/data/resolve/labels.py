@@ -81,19 +81,11 @@ def assign_split(pairs: pd.DataFrame, gold_share: float = 0.6, salt: str = "mgw-
     comes from a salted hash of its (smallest) listing id — stable, and no listing is on both sides."""
     import hashlib
 
-    parent: dict[str, str] = {}
+    from mgw.data.resolve.model import listing_groups
 
-    def find(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a, b in zip(pairs["a"], pairs["b"]):
-        parent[find(a)] = find(b)
-    members: dict[str, list[str]] = {}
-    for x in list(parent):
-        members.setdefault(find(x), []).append(x)
-    name = {root: min(ms) for root, ms in members.items()}
-    share = [int(hashlib.sha256(f"{salt}:{name[find(a)]}".encode()).hexdigest()[:8], 16) / 2**32 for a in pairs["a"]]
+    group = listing_groups(pairs["a"], pairs["b"])
+    listings = pd.DataFrame({"group": np.concatenate([group, group]),
+                             "listing": np.concatenate([np.asarray(pairs["a"]), np.asarray(pairs["b"])])})
+    name = listings.groupby("group")["listing"].min()
+    share = [int(hashlib.sha256(f"{salt}:{name[g]}".encode()).hexdigest()[:8], 16) / 2**32 for g in group]
     return np.where(np.asarray(share) < gold_share, "gold", "train")
