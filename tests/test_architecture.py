@@ -6,7 +6,7 @@ import pytest
 
 PKG = Path(__file__).resolve().parent.parent / "mgw"
 LAYERS = [  # lowest first
-    {"config", "errors", "reporting", "provenance", "claims", "findings", "notebook", "plotstyle"},
+    {"config", "errors", "reporting", "provenance", "claims", "findings", "notebook", "plotstyle", "argstyle"},
     {"data", "embed"},
     {"index"},
     {"rerank", "hypergraph", "query", "cache", "store", "testing"},

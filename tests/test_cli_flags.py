@@ -32,3 +32,20 @@ def test_quiet_and_out_dir_aliases_parse():
     assert p.parse_args(["train", "--quiet"]).no_progress is True
     assert p.parse_args(["scenario", "all", "--out-dir", "x"]).out == "x"
     assert p.parse_args(["scenario", "all", "--out", "y"]).out == "y"  # the old spelling still works
+
+
+def test_every_list_option_takes_one_style():
+    """`--backends a b`, `--backends a,b` and repeats give the same list on every command with a list option."""
+    p = build_parser()
+    checked = 0
+    for name, sub in _parsers(p):
+        for a in sub._actions:
+            if a.nargs == "+" and a.option_strings:
+                assert type(a).__name__ == "_Flatten", f"{name} {a.option_strings[0]}: a list option of another style"
+                checked += 1
+    assert checked >= 5  # bench --datasets/--backends, tune --backends, scale --sizes/--stages/--backends
+    forms = [["--backends", "hnswlib", "faiss"], ["--backends", "hnswlib,faiss"],
+             ["--backends", "hnswlib", "--backends", "faiss"]]
+    for cmd in (["bench"], ["tune"], ["scale"]):
+        assert {tuple(p.parse_args(cmd + f).backends) for f in forms} == {("hnswlib", "faiss")}
+    assert p.parse_args(["scale", "--sizes", "10k,30k", "1m"]).sizes == [10_000, 30_000, 1_000_000]

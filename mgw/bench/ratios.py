@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mgw.argstyle import add_list_option
+
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     import faiss
@@ -24,7 +26,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dataset")
     ap.add_argument("--embeddings", default="data/processed/embeddings.npy")
-    ap.add_argument("--backends", default="hnswlib,faiss,annoy,exact")
+    add_list_option(ap, "--backends", help="hnswlib faiss annoy exact (default: all four)")
     ap.add_argument("--grid", default="small")
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=3)
@@ -37,7 +39,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     faiss.omp_set_num_threads(a.threads)
     rows = []
     with threadpool_limits(a.threads):
-        for cfg in default_configs(a.backends.split(","), len(ds.train), a.grid):
+        for cfg in default_configs(a.backends or ["hnswlib", "faiss", "annoy", "exact"], len(ds.train), a.grid):
             cfg = dataclasses.replace(cfg, query_grid=[cfg.default_query])
             rows += bench_config(ds, cfg, runs=a.runs, threads=a.threads, seed=a.seed,
                                  cache_dir=Path(a.bench_dir) / "indexes", modes=("batch",))[0]

@@ -4,13 +4,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from mgw.argstyle import add_list_option
 from mgw.config import load_params
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="ANN benchmark: recall/QPS/latency/memory per backend → reports/metrics/bench.json")
-    p.add_argument("--datasets", nargs="+", help="catalog-minilm-384, synth-<N>[k|m] (default: params bench.datasets)")
-    p.add_argument("--backends", nargs="+", help="hnswlib faiss annoy exact (default: params bench.backends)")
+    add_list_option(p, "--datasets", help="catalog-minilm-384, synth-<N>[k|m] (default: params bench.datasets)")
+    add_list_option(p, "--backends", help="hnswlib faiss annoy exact (default: params bench.backends)")
     p.add_argument("--embeddings", help="catalog embeddings .npy (default: params bench.embeddings)")
     p.add_argument("--queries", type=int, help="held-out / generated queries per dataset")
     p.add_argument("--runs", type=int, help="timed runs per point (best is kept)")

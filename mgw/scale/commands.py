@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from mgw.argstyle import add_list_option
 from mgw.config import load_params
 
 
@@ -18,10 +19,10 @@ def _size(text: str) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("scale", help="scaling curves: each stage at 10K…300K (1M) titles → reports/metrics/scale.json")
-    p.add_argument("--sizes", nargs="+", type=_size, help="catalog sizes, e.g. 10k 30k 100k (default: scale.sizes)")
+    add_list_option(p, "--sizes", item=_size, help="catalog sizes, e.g. 10k 30k 100k (default: scale.sizes)")
     p.add_argument("--max-n", type=_size, help="skip sizes above this (default scale.max_n; 1m for the 1M run)")
-    p.add_argument("--stages", nargs="+", help="ingest resolve embed index hypergraph gat cache (default: all)")
-    p.add_argument("--backends", nargs="+", help="hnswlib faiss-hnsw-flat faiss-hnsw-sq8 faiss-ivf-pq annoy")
+    add_list_option(p, "--stages", help="ingest resolve embed index hypergraph gat cache (default: all)")
+    add_list_option(p, "--backends", help="hnswlib faiss-hnsw-flat faiss-hnsw-sq8 faiss-ivf-pq annoy")
     p.add_argument("--no-ray", action="store_true", help="skip the Ray overhead measurement")
     p.add_argument("--out-dir", default="reports", help="writes OUT/metrics/scale.json and OUT/scale/*.csv")
     p.add_argument("-q", "--quiet", "--no-progress", dest="progress", action="store_false", help="no progress bars")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from mgw.argstyle import add_list_option
 from mgw.config import load_params
 
 
@@ -24,7 +25,7 @@ def register(sub) -> None:
                                      "e.g. postgresql://user:pw@host:5432/optuna")
     p.add_argument("--embeddings", help="embeddings .npy to tune on (default: tune.embeddings)")
     p.add_argument("--synthetic", action="store_true", help="tune on seeded synthetic vectors instead")
-    p.add_argument("--backends", help="comma-separated: hnswlib,faiss-hnsw-flat,faiss-hnsw-sq8")
+    add_list_option(p, "--backends", help="hnswlib faiss-hnsw-flat faiss-hnsw-sq8 (default: tune.backends)")
     p.add_argument("--space", action="append", type=_space_item, metavar="NAME=v1,v2",
                    help="replace one parameter's choices, e.g. --space efSearch=16,32,64 (repeatable)")
     p.add_argument("--sampler", choices=["nsga2", "tpe"])
@@ -46,7 +47,7 @@ def run(args) -> int:
 
     tune: dict = {}
     if args.backends:
-        tune["backends"] = [b.strip() for b in args.backends.split(",") if b.strip()]
+        tune["backends"] = args.backends
     if args.space:
         base = load_params(args.params).tune.space
         tune["space"] = {**base, **dict(args.space)}
