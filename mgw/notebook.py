@@ -63,6 +63,10 @@ def load_or_compute(path: str | Path | Sequence[str | Path], compute: Callable[[
     return compute(), DEMO_NOTE.format(what=what, demo=demo, how=how)
 
 
+FULL_BENCH = ("`dvc exp run -S 'bench.datasets=[catalog-minilm-384,synth-20k]' -S bench.grid=full "
+              "-S bench.queries=1000`")
+
+
 def run_note(report: str) -> str:
     """How big the run behind a report was (the first-look defaults of params.yaml), and the switch to a full run."""
     from mgw.config import load_params
@@ -75,8 +79,8 @@ def run_note(report: str) -> str:
         "01_": lambda: (f"{sum(p.simulated.contentCount.values()):,} simulated listings" if p.data.source == "simulated"
                         else "the real catalogs") + f"; resolver CIs from {p.resolve.bootstrap} bootstrap resamples, "
                         f"{p.embed.compare_texts} texts in the runtime comparison.",
-        "02_": lambda: f"bench.grid={p.bench.grid}, {p.bench.queries} queries × {p.bench.runs} runs. Full grid: "
-                       "`dvc exp run -S bench.grid=full -S bench.queries=1000`.",
+        "02_": lambda: f"datasets {', '.join(p.bench.datasets)}; bench.grid={p.bench.grid}, {p.bench.queries} queries × "
+                       f"{p.bench.runs} runs. Full benchmark: {FULL_BENCH}.",
         "03_": lambda: f"{p.tune.trials} Optuna trials on {p.tune.queries} queries. More: `dvc exp run -S tune.trials=48`.",
         "04_": lambda: f"{p.gnn.epochs} GAT epochs, LightGCN {p.gnn.lightgcn_epochs}, {p.gnn.bootstrap} bootstrap "
                        "resamples. Longer: `dvc exp run -S gnn.epochs=20 -S gnn.lightgcn_epochs=60`.",

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 from mgw.config import load_params
-from mgw.data import stages
 
 
 def _params(args: argparse.Namespace):
@@ -15,6 +14,7 @@ def _params(args: argparse.Namespace):
 
 
 def _ingest(args: argparse.Namespace) -> int:
+    from mgw.data import stages  # pandas and the stages load only for the command that runs
     m = stages.run_ingest(_params(args), Path(args.interim), Path(args.metrics), show_progress=not args.quiet)
     print(json.dumps({k: m[k] for k in ("source", "rows", "items", "rejected", "accounted")}))
     return 0
@@ -24,6 +24,7 @@ def _resolve(args: argparse.Namespace) -> int:
     overrides = {"resolve": {"engine": args.engine}} if args.engine else {}
     params = load_params(args.params, overrides={**({"data": {"source": args.source}} if args.source else {}),
                                                  **overrides})
+    from mgw.data import stages  # pandas and the stages load only for the command that runs
     m = stages.run_resolve(params, Path(args.interim), Path(args.processed), Path(args.metrics))
     print(json.dumps({k: m[k] for k in ("listings", "entities", "candidate_pairs", "merges")} | m["headline"]))
     return 0
@@ -33,6 +34,7 @@ def _resolve_sample(args: argparse.Namespace) -> int:
     """Draw candidate pairs for hand labelling (the gold set's sampler, mgw.data.resolve.sampling)."""
     from mgw.data.resolve import sampling
 
+    from mgw.data import stages  # pandas and the stages load only for the command that runs
     items = stages.load_items(Path(args.interim))
     pool = sampling.candidate_pool(items)
     sheet = sampling.to_label_sheet(items, sampling.stratified_sample(pool, args.per_class, args.seed))
@@ -43,6 +45,7 @@ def _resolve_sample(args: argparse.Namespace) -> int:
 
 
 def _embed(args: argparse.Namespace) -> int:
+    from mgw.data import stages  # pandas and the stages load only for the command that runs
     m = stages.run_embed(_params(args), Path(args.processed), Path(args.metrics), show_progress=not args.quiet)
     print(json.dumps({k: m.get(k) for k in ("runtime", "count", "embedded", "cached", "texts_per_s", "stage_wall_s",
                                             "headline")}))

@@ -51,11 +51,12 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _register_holder() -> None:
-    from mgw.serve.sessions import SessionHolder
     from mgw.store.forget import HOLDERS, register_holder
 
     if not any(getattr(f, "__name__", "") == "serving_sessions" for f in HOLDERS):
         def serving_sessions(ctx):
+            from mgw.serve.sessions import SessionHolder  # SQLAlchemy and redis load only when forgetting runs
+
             return SessionHolder.from_params(ctx.params)
         register_holder(serving_sessions)
 

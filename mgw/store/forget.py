@@ -22,13 +22,15 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, runtime_checkable
 
 from mgw.config import ROOT, Params
 from mgw.errors import MgwError
 from mgw.reporting import write_json_atomic
 from mgw.store.exact_scan import redact, scan_tree
-from mgw.store.stores import Stores
+
+if TYPE_CHECKING:  # the stores (pandas, SQL) load only when a forget runs, not when the CLI registers a holder
+    from mgw.store.stores import Stores
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +150,8 @@ def _iso(t: float) -> str:
 
 def open_context(params: Params, repo_root: Path | None = None, **stores_kw: Any) -> ForgetContext:
     """A context with the stores opened from params (close with `ctx.stores.close()`)."""
+    from mgw.store.stores import Stores
+
     return ForgetContext(params, Stores.open(params, **stores_kw), Path(repo_root or ROOT))
 
 
