@@ -49,3 +49,15 @@ def test_every_list_option_takes_one_style():
     for cmd in (["bench"], ["tune"], ["scale"]):
         assert {tuple(p.parse_args(cmd + f).backends) for f in forms} == {("hnswlib", "faiss")}
     assert p.parse_args(["scale", "--sizes", "10k,30k", "1m"]).sizes == [10_000, 30_000, 1_000_000]
+
+
+def test_benchmarks_are_subcommands_everywhere():
+    """One style for benchmarks: `mgw <area> bench` (the old `mgw search --bench` parses but is not advertised)."""
+    benches = []
+    for name, sub in _parsers(build_parser()):
+        visible = {s for a in sub._actions if a.help != argparse.SUPPRESS for s in a.option_strings}
+        assert "--bench" not in visible, f"{name}: a benchmark flag instead of a `bench` subcommand"
+        if name.endswith(" bench"):
+            benches.append(name)
+    assert {"mgw cache bench", "mgw serve bench", "mgw store bench", "mgw hypergraph bench"} <= set(benches)
+    assert "`mgw search bench`" in build_parser()._subparsers._group_actions[0].choices["search"].description

@@ -1,4 +1,4 @@
-"""`mgw search --bench`: per-stage latency, end to end and without embedding, and throughput.
+"""`mgw search bench`: per-stage latency, end to end and without embedding, and throughput.
 
 Latency is measured with the query-embedding LRU bypassed (every search embeds its text, as a first-time
 query does); a repeated query served from the LRU is reported apart. Throughput: QPS of single searches
@@ -85,7 +85,7 @@ def batch_throughput(pipe: SearchPipeline, queries: list[str], n: int, batch: in
 
 
 def bench_search(pipe: SearchPipeline, params: Any, queries: list[str] | None = None) -> dict[str, Any]:
-    """Everything `mgw search --bench` writes to search.json (the headline keys are the goals). BLAS is pinned
+    """Everything `mgw search bench` writes to search.json (the headline keys are the goals). BLAS is pinned
     to one thread: a search's matrix products (reranker, brute force over a filtered subset) are small, and
     a second BLAS thread on a shared machine only adds stalls; ONNX Runtime keeps `embed.threads`."""
     from threadpoolctl import threadpool_limits

@@ -71,7 +71,7 @@ class GatAdapter:
         index instead of scanning every item vector: only when the index holds exactly the GAT's items and
         returns each probed item's own vector as its nearest neighbour (same embeddings). Returns whether
         it is on. Neighbours come from the index's approximate search, so a query's pseudo-history can
-        differ from the exact one where the index misses a neighbour (`mgw search --bench` reports how
+        differ from the exact one where the index misses a neighbour (`mgw search bench` reports how
         often the reranked page changes)."""
         gat = self.gat
         if not hasattr(gat, "use_item_search") or getattr(index, "metric", None) != "cosine" \
