@@ -409,7 +409,9 @@ class BaseIndex:
 
     def _exact_scores(self, q: np.ndarray, x: np.ndarray) -> np.ndarray:
         """mgw scores between normalized queries q and stored vectors x (brute force)."""
-        ip = (x @ q.T).T  # x @ q.T: a gemv for one query (q @ x.T takes a slower BLAS path there)
+        # one query: x @ q.T is a gemv (q @ x.T takes a slower BLAS path); a batch: q @ x.T gives C-ordered rows,
+        # which the per-row top-k then reads contiguously (the transposed view cost ~20 % of batch throughput)
+        ip = (x @ q.T).T if len(q) == 1 else q @ x.T
         if self.metric == "l2":
             d2 = (q * q).sum(1)[:, None] - 2 * ip + (x * x).sum(1)[None, :]
             return np.sqrt(np.maximum(d2, 0))
