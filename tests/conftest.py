@@ -12,6 +12,12 @@ from mgw.config import data_dir
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+# ranx, the independent cross-check of the ranking metrics (tests/test_rerank.py), runs its metric functions as
+# plain Python: numba would JIT-compile them on first use in every fresh environment (79 s of a 2-core CI run,
+# over 2 minutes at load 5) for a check that takes milliseconds interpreted; the same ranx source, the same
+# numbers. Only ranx uses numba in this suite; numba reads the variable when it is first imported.
+os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
+
 # Hypothesis budgets. Suites without their own max_examples (the bad-input fuzzers) take it from the profile:
 # "ci" (CI=true) and "dev" (default) are bounded so the test command stays fast; "long" is the local soak run:
 #   HYPOTHESIS_PROFILE=long .venv/bin/python -m pytest tests/test_fuzz_ingest.py tests/test_fuzz_index.py
@@ -41,13 +47,28 @@ def _pin_threads(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "2"))
 
 
+# The real catalog the resolver tests see: every listing a hand-checked pair (tests/data/resolve_pairs.csv) or a
+# failure case (tests/data/resolve_cases.json) names, plus this many more per platform, seeded — about 3,000 of the
+# 22,998 listings. Resolving all of them embeds every synopsis (345 s from an empty cache in CI); that is the DVC
+# pipeline's job (resolve stage), not the tests'.
+REAL_SUBSET_PER_PLATFORM = 300
+
+
 @pytest.fixture(scope="session")
 def real_resolution(real_data_dir):
-    """(items, Resolution) of the real catalogs through mgw's own ingest and resolver (default engine, fitted on
-    the train split of the hand-checked pairs), built once per session."""
-    from mgw.config import load_params
+    """(items, Resolution) of a small real catalog (`REAL_SUBSET_PER_PLATFORM`) through mgw's own ingest and
+    resolver (default engine, fitted on the train split of the hand-checked pairs), built once per session."""
+    import json
+
+    from mgw.config import ROOT, load_params
     from mgw.data import ingest, resolve
+    from mgw.data.resolve import labels
+    from mgw.data.subset import stratified_subset
 
     params = load_params(overrides={"data": {"source": "real", "dir": str(real_data_dir)}}, environ={})
     items = ingest.ingest(params, show_progress=False).items_frame()
+    lab = labels.read_labels(params.resolve.labels)
+    cases = json.loads((ROOT / "tests/data/resolve_cases.json").read_text())["pairs"]
+    keep = {*lab["a"], *lab["b"], *(p["a"] for p in cases), *(p["b"] for p in cases)}
+    items = stratified_subset(items, REAL_SUBSET_PER_PLATFORM, params.seed, keep)
     return items, resolve.resolve(items, params)
