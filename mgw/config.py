@@ -354,13 +354,25 @@ class ServeParams(Section):
     bench_fuzz_examples: int = Field(20, ge=1)  # schemathesis examples per API operation; full run: 60
     bench_fuzz_phases: str = "examples,coverage,fuzzing,stateful"  # schemathesis phases
     bench_fault: bool = True  # kill Redis during load (needs redis-server)
-class ScaleParams(Section):
-    """`mgw scale`: each stage measured at seeded synthetic catalogs of n titles (mgw/scale)."""
+#: `scale.grid` presets; an explicit scale.max_n / backends / ray_overhead overrides its preset
+SCALE_GRIDS: dict[str, dict[str, Any]] = {
+    # the main job's first look (≤ 6 min): 2K-10K titles, two backends, no Ray
+    "first-look": {"max_n": 10_000, "backends": ["hnswlib", "faiss-hnsw-sq8"], "ray_overhead": False},
+    # the issue's curves: to 300K titles, all four backends, the Ray overhead (1M: also scale.max_n=1000000)
+    "full": {"max_n": 300_000, "backends": ["hnswlib", "faiss-hnsw-sq8", "faiss-ivf-pq", "annoy"],
+             "ray_overhead": True},
+}
 
+
+class ScaleParams(Section):
+    """`mgw scale`: each stage measured at seeded synthetic catalogs of n titles (mgw/scale). `grid` picks the
+    preset of `SCALE_GRIDS` for max_n, backends and ray_overhead (each null in params.yaml = the preset's)."""
+
+    grid: Literal["first-look", "full"] = "first-look"
     sizes: list[int] = [10_000, 30_000, 100_000, 300_000, 1_000_000]  # catalog sizes (titles)
-    max_n: int = Field(300_000, ge=100)  # sizes above this are skipped; the 1M switch: scale.max_n=1000000
+    max_n: int = Field(10_000, ge=100)  # sizes above this are skipped; the 1M switch: scale.max_n=1000000
     stages: list[str] = ["ingest", "resolve", "embed", "index", "hypergraph", "gat", "cache"]
-    backends: list[str] = ["hnswlib", "faiss-hnsw-sq8", "faiss-ivf-pq", "annoy"]
+    backends: list[str] = ["hnswlib", "faiss-hnsw-sq8"]
     resolve_max_n: int = Field(300_000, ge=100)  # resolution above this is skipped (its pairs grow fastest)
     embed_sizes: list[int] = [64, 256]  # texts MiniLM embeds for real; larger n are extrapolated from these
     queries: int = Field(200, ge=10)  # held-out queries per index / hypergraph / GAT point
@@ -374,7 +386,17 @@ class ScaleParams(Section):
     embeddings: str | None = "data/processed/embeddings.npy"  # the vector generator is fitted on these
     bootstrap: int = Field(1000, ge=0)  # resamples for the exponent CIs
     timeout_s: float = Field(3600.0, gt=0)  # per cell
-    ray_overhead: bool = True  # also measure Ray against the single-process path (mgw/distributed)
+    ray_overhead: bool = False  # also measure Ray against the single-process path (mgw/distributed)
+    isolate: bool = True  # each (stage, n) in its own spawned process (own peak RSS); False: in-process (tests)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _grid_preset(cls, data: Any) -> Any:
+        """Unset (or null) max_n / backends / ray_overhead take the grid's preset."""
+        if isinstance(data, dict):
+            preset = SCALE_GRIDS.get(data.get("grid") or "first-look", {})
+            data = {**preset, **{k: v for k, v in data.items() if v is not None or k not in preset}}
+        return data
 
 
 class RayParams(Section):

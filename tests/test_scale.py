@@ -77,7 +77,8 @@ def test_child_process_reports_result_and_errors():
 
 
 def test_mgw_scale_command_at_tiny_sizes(tmp_path, monkeypatch):
-    """The whole stage at n = 1K / 2K, no Ray: the table, the fits and every headline key."""
+    """The whole stage at n = 1K / 2K, in-process (the spawned path is the test above), no Ray: the table, the
+    fits, every headline key, and the GAT reranking through the index stage's index (the served path)."""
     from mgw.cli import main
 
     monkeypatch.setenv("MGW_SCALE__EMBED_SIZES", "[8, 16]")
@@ -85,8 +86,9 @@ def test_mgw_scale_command_at_tiny_sizes(tmp_path, monkeypatch):
     monkeypatch.setenv("MGW_SCALE__RUNS", "1")
     monkeypatch.setenv("MGW_SCALE__CACHE_REQUESTS", "5000")
     monkeypatch.setenv("MGW_SCALE__BOOTSTRAP", "50")
+    monkeypatch.setenv("MGW_SCALE__ISOLATE", "false")
     rc = main(["scale", "--sizes", "1k", "2k", "--backends", "hnswlib", "--no-ray",
-               "--out-dir", str(tmp_path), "--no-progress"])
+               "--out-dir", str(tmp_path), "--work-dir", str(tmp_path / "work"), "--no-progress"])
     assert rc == 0
     m = json.loads((tmp_path / "metrics" / "scale.json").read_text())
     assert not m["errors"]
@@ -100,4 +102,51 @@ def test_mgw_scale_command_at_tiny_sizes(tmp_path, monkeypatch):
     assert rows[("index", 2000, "hnswlib")]["meets_recall"] and rows[("index", 2000, "hnswlib")]["recall"] >= 0.95
     assert rows[("embed", 2000, None)]["extrapolated"] and rows[("embed", 16, None)]["measured"]
     assert rows[("cache", 2000, None)]["hit_ratio"] < rows[("cache", 1000, None)]["hit_ratio"]
+    gat = rows[("gat", 2000, None)]
+    assert gat["index_source"] == "index stage" and gat["pseudo_history"] == "ann index"
+    assert gat["index_query_params"]["efSearch"] == load_params(environ={}).index.efSearch  # served setting
     assert (tmp_path / "scale" / "results.csv").exists()
+    assert not list((tmp_path / "work").glob("index-*"))  # the saved indexes are removed after the run
+
+
+def test_gat_stage_serves_through_the_index_not_a_scan(tmp_path):
+    """The setup bug of the first run: the stage scanned all n item vectors per query (O(n)). Served, the
+    pseudo-history comes through the ANN index; at 10K items the scan is measurably slower, interleaved."""
+    from mgw.scale.stages import gat
+
+    gen = synth.save_generator(synth.SynthGenerator.default(384, 1), tmp_path / "g.npz")
+    params = load_params(overrides={"index": {"M": 12, "efConstruction": 40}}, environ={})  # a quick build
+    out = gat(params.model_dump(), str(gen), 10_000, 40, 1)
+    assert out["index_source"] == "built here" and out["pseudo_history"] == "ann index"
+    assert out["rerank_p50_ms"] < out["scan_rerank_p50_ms"]
+
+
+def test_grid_presets_and_explicit_overrides():
+    first = load_params(environ={}).scale
+    assert (first.grid, first.max_n, first.ray_overhead) == ("first-look", 10_000, False)
+    assert first.backends == ["hnswlib", "faiss-hnsw-sq8"]
+    full = load_params(overrides={"scale": {"grid": "full"}}, environ={}).scale
+    assert (full.max_n, full.ray_overhead, len(full.backends)) == (300_000, True, 4)
+    one_m = load_params(overrides={"scale": {"grid": "full", "max_n": 1_000_000}}, environ={}).scale
+    assert one_m.max_n == 1_000_000 and one_m.ray_overhead
+    from mgw.config import InvalidConfigError
+
+    with pytest.raises(InvalidConfigError):
+        load_params(overrides={"scale": {"grid": "huge"}}, environ={})
+
+
+def test_resume_reuses_matching_cells_only(tmp_path):
+    from mgw.scale.run import run_scale
+
+    params = load_params(overrides={"scale": {"queries": 20, "cache_requests": 2000, "bootstrap": 0,
+                                              "isolate": False}}, environ={})
+    kw = dict(sizes=[500, 1000], stages=["hypergraph", "cache"], backends=["hnswlib"], ray=False, progress=False,
+              work_dir=tmp_path / "work")
+    a = run_scale(params, tmp_path / "a", **kw)
+    b = run_scale(params, tmp_path / "b", resume=True, **kw)
+    assert all(r.get("resumed") for r in b["rows"]) and len(b["rows"]) == len(a["rows"]) == 4
+    assert [r["hit_ratio"] for r in b["rows"] if r["stage"] == "cache"] == \
+        [r["hit_ratio"] for r in a["rows"] if r["stage"] == "cache"]
+    changed = params.model_copy(update={"scale": params.scale.model_copy(update={"cache_size": 100})})
+    c = run_scale(changed, tmp_path / "c", resume=True, **kw)  # the cache cells' input changed: measured again
+    assert [bool(r.get("resumed")) for r in c["rows"]] == [True, False, True, False]

@@ -49,21 +49,38 @@ class PeakRss:
         return self.peak - self.start_rss
 
 
+def _call(target: str, kwargs: dict[str, Any], threads: int) -> dict[str, Any]:
+    from threadpoolctl import threadpool_limits
+
+    module, name = target.rsplit(":", 1)
+    fn = getattr(importlib.import_module(module), name)
+    with threadpool_limits(threads):
+        return fn(**kwargs)
+
+
 def _child(target: str, kwargs: dict[str, Any], threads: int, queue: Any) -> None:
     os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
     try:
-        from threadpoolctl import threadpool_limits
-
-        module, name = target.rsplit(":", 1)
-        fn = getattr(importlib.import_module(module), name)
-        with threadpool_limits(threads):
-            out = fn(**kwargs)
+        out = _call(target, kwargs, threads)
         import resource
 
         out["ru_maxrss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         queue.put(("ok", out))
     except BaseException as e:  # reported to the parent as a typed error, never a hang
         queue.put(("error", f"{type(e).__name__}: {e}"))
+
+
+def run_in_process(target: str, kwargs: dict[str, Any], threads: int = 2) -> dict[str, Any]:
+    """The same call in this process (`scale.isolate: false`, tests and the notebook's quick run): no spawn and
+    re-import per cell, but `peak_rss_bytes` then includes whatever this process already held (the stage's
+    `rss_delta_bytes` stays its own). Errors are raised as ChildError, as from a child."""
+    t0 = time.perf_counter()
+    try:
+        out = _call(target, kwargs, threads)
+    except Exception as e:  # noqa: BLE001 - one typed error for the caller, as run_in_child gives
+        raise ChildError(f"{target} failed in process: {type(e).__name__}: {e}") from e
+    out["child_wall_s"] = time.perf_counter() - t0
+    return out
 
 
 def run_in_child(target: str, kwargs: dict[str, Any], threads: int = 2, timeout_s: float = 1800.0) -> dict[str, Any]:

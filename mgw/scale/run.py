@@ -3,8 +3,11 @@ and `reports/metrics/scale.json` (headline: max_titles_one_machine per backend, 
 ray_overhead_ratio). Sizes above `scale.max_n` are skipped (the 1M switch: `-S scale.max_n=1000000`)."""
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import logging
+import shutil
 import os
 import time
 from pathlib import Path
@@ -17,7 +20,7 @@ from mgw.config import ROOT, Params
 from mgw.errors import DataError
 from mgw.reporting import _jsonable
 from mgw.scale import synth
-from mgw.scale.child import ChildError, run_in_child
+from mgw.scale.child import ChildError, run_in_child, run_in_process
 from mgw.scale.fit import PowerLaw, fit_power_law
 from mgw.scale.limits import MEMORY_WALL_BYTES, TARGETS, one_machine
 
@@ -31,7 +34,7 @@ FITTED = {
     "resolve": ["seconds", "peak_rss_bytes"],
     "embed": ["seconds"],
     "hypergraph": ["seconds", "query_p95_ms", "rss_delta_bytes"],
-    "gat": ["rerank_p50_ms", "rerank_p95_ms", "rss_delta_bytes"],
+    "gat": ["rerank_p50_ms", "rerank_p95_ms", "rss_delta_bytes", "scan_rerank_p50_ms"],
     "cache": ["hit_ratio"],
     "index": ["build_s", "p50_us", "p95_us", "p99_us", "rss_delta_bytes", "bytes_per_vector", "knob_value"],
 }
@@ -58,18 +61,23 @@ def _cells(params: Params, sizes: list[int], stages: list[str], backends: list[s
             cells.append(("ingest", n, None, S + "ingest", {"params": pd_, "n": n, "items_path": items}))
         if "resolve" in stages and n <= sp.resolve_max_n:
             cells.append(("resolve", n, None, S + "resolve", {"params": pd_, "n": n, "items_path": items}))
+        # the GAT stage serves through the index stage's build of the serving backend, when there is one
+        served = str(work / f"index-{params.index.backend}-{n}")
+        shares = "gat" in stages and "index" in stages and params.index.backend in backends
         if "index" in stages:
             ip = {"M": params.index.M, "efConstruction": params.index.efConstruction}
             cells += [("index", n, b, S + "index_search", {
                 "generator": str(generator), "n": n, "backend": b, "index_params": ip, "queries": sp.queries,
                 "k": sp.k, "recall_target": sp.recall_target, "threads": sp.threads, "seed": params.seed,
-                "runs": sp.runs}) for b in backends]
+                "runs": sp.runs, "save_path": served if shares and b == params.index.backend else None})
+                      for b in backends]
         if "hypergraph" in stages:
             cells.append(("hypergraph", n, None, S + "hypergraph",
                           {"params": pd_, "n": n, "queries": sp.queries, "seed": params.seed}))
         if "gat" in stages:
             cells.append(("gat", n, None, S + "gat", {"params": pd_, "generator": str(generator), "n": n,
-                                                       "queries": sp.queries, "seed": params.seed}))
+                                                       "queries": sp.queries, "seed": params.seed,
+                                                       "index_path": served if shares else None}))
         if "cache" in stages:
             cells.append(("cache", n, None, S + "cache", {
                 "params": pd_, "n": n, "requests": sp.cache_requests, "size": sp.cache_size,
@@ -77,24 +85,67 @@ def _cells(params: Params, sizes: list[int], stages: list[str], backends: list[s
     return cells
 
 
+def generator_hash(generator: Path) -> str:
+    """Hash of the generator's arrays (not of the .npz, whose zip entries carry write times)."""
+    with np.load(generator, allow_pickle=False) as z:
+        h = hashlib.sha256()
+        for f in sorted(z.files):
+            h.update(f.encode() + np.ascontiguousarray(z[f]).tobytes())
+    return h.hexdigest()[:16]
+
+
+def fingerprint(stage: str, n: int, backend: str | None, kwargs: dict[str, Any], gen_hash: str) -> str:
+    """What a cell's result depends on: its arguments (without the scale / ray sections, whose other settings
+    do not change this cell) and the vector generator. `--resume` reuses a row only on a match."""
+    args = {k: v for k, v in kwargs.items() if not k.endswith("_path")}
+    if "params" in args:
+        args["params"] = {k: v for k, v in args["params"].items() if k not in ("scale", "ray")}
+    blob = json.dumps([stage, n, backend, _jsonable(args), gen_hash], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _done(path: Path) -> dict[str, dict[str, Any]]:
+    """Rows of an earlier (possibly interrupted) run, by fingerprint: the measured ones only."""
+    out = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            with contextlib.suppress(ValueError):
+                row = json.loads(line)
+                if row.get("fingerprint") and not row.get("error"):
+                    out[row["fingerprint"]] = row
+    return out
+
+
 def measure(params: Params, sizes: list[int], stages: list[str], backends: list[str], work: Path,
-            generator: Path, progress: bool = True) -> list[dict[str, Any]]:
-    """Run every cell in its own child process; a failed or timed-out cell is recorded, not fatal."""
+            generator: Path, progress: bool = True, resume: bool = False) -> list[dict[str, Any]]:
+    """Run every cell (in its own child process unless `scale.isolate` is off); a failed or timed-out cell is
+    recorded, not fatal. Each row is appended to `work/rows.jsonl` as it lands; `resume` reuses the rows there
+    whose fingerprint matches (an interrupted long run continues where it stopped) and measures the rest."""
     from tqdm.auto import tqdm
 
-    rows = []
-    (work / "rows.jsonl").unlink(missing_ok=True)
+    sp = params.scale
+    log_path = work / "rows.jsonl"
+    done = _done(log_path) if resume else {}
+    if not resume:
+        log_path.unlink(missing_ok=True)
+    rows, gen_hash = [], generator_hash(generator)
     for stage, n, backend, target, kwargs in tqdm(_cells(params, sizes, stages, backends, work, generator),
                                                  desc="scale", disable=not progress):
-        base = {"stage": stage, "n": n, "backend": backend, "measured": True, "extrapolated": False}
+        key = fingerprint(stage, n, backend, kwargs, gen_hash)
+        if key in done:
+            rows.append({**done[key], "resumed": True})
+            continue
+        base = {"stage": stage, "n": n, "backend": backend, "measured": True, "extrapolated": False,
+                "fingerprint": key}
         try:
-            out = run_in_child(target, kwargs, threads=params.scale.threads, timeout_s=params.scale.timeout_s)
+            out = (run_in_child(target, kwargs, threads=sp.threads, timeout_s=sp.timeout_s) if sp.isolate
+                   else run_in_process(target, kwargs, threads=sp.threads))
         except ChildError as e:
             log.warning("scale: %s n=%s %s: %s", stage, n, backend or "", e)
             rows.append({**base, "error": str(e)})
             continue
         rows.append({**base, **out, "load_average_1m": out.get("load_average_1m", os.getloadavg()[0])})
-        with open(work / "rows.jsonl", "a") as f:  # progress survives an interrupted run
+        with open(log_path, "a") as f:  # progress survives an interrupted run
             f.write(json.dumps(_jsonable(rows[-1])) + "\n")
     return rows
 
@@ -150,8 +201,10 @@ def headline_exponents(fits: dict[str, PowerLaw | None], backends: list[str]) ->
 
 def run_scale(params: Params, out_dir: str | Path = ROOT / "reports", sizes: list[int] | None = None,
               max_n: int | None = None, stages: list[str] | None = None, backends: list[str] | None = None,
-              ray: bool | None = None, progress: bool = True) -> dict[str, Any]:
-    """Everything `mgw scale` does; returns the scale.json payload."""
+              ray: bool | None = None, progress: bool = True, resume: bool = False,
+              work_dir: str | Path | None = None) -> dict[str, Any]:
+    """Everything `mgw scale` does; returns the scale.json payload. `work_dir` (default data/interim/scale)
+    holds the generator, rows.jsonl and the cells' temporary files."""
     from mgw.reporting import write_metrics
 
     sp = params.scale
@@ -163,13 +216,20 @@ def run_scale(params: Params, out_dir: str | Path = ROOT / "reports", sizes: lis
         raise DataError(f"unknown scale stages {sorted(unknown)} (known: {', '.join(STAGES)})")
     backends = list(backends or sp.backends)
     out_dir = Path(out_dir)
-    work = ROOT / "data" / "interim" / "scale"
+    work = Path(work_dir) if work_dir else ROOT / "data" / "interim" / "scale"
     work.mkdir(parents=True, exist_ok=True)
-    gen, gen_info = synth.fit_generator(sp.embeddings, params.seed, params.embed.dim)
-    generator = synth.save_generator(gen, work / "generator.npz")
-    rows = measure(params, sizes, stages, backends, work, generator, progress)
+    generator, info_path = work / "generator.npz", work / "generator.json"
+    if resume and generator.exists() and info_path.exists():  # the fit the earlier rows were measured with
+        gen_info = json.loads(info_path.read_text())
+    else:
+        gen, gen_info = synth.fit_generator(sp.embeddings, params.seed, params.embed.dim)
+        synth.save_generator(gen, generator)
+        info_path.write_text(json.dumps(gen_info))
+    rows = measure(params, sizes, stages, backends, work, generator, progress, resume)
     for f in work.glob("items-*.parquet"):
         f.unlink()
+    for d in work.glob("index-*"):  # the indexes saved for the GAT stage (hundreds of MB at 300K)
+        shutil.rmtree(d, ignore_errors=True)
     emb_rows, emb_fit = extrapolate_embedding(rows, sizes)
     df = pd.DataFrame(rows + emb_rows)
     if "error" not in df:
@@ -218,12 +278,14 @@ def run_scale(params: Params, out_dir: str | Path = ROOT / "reports", sizes: lis
     return payload
 
 
-def quick_run(out_dir: str | Path, seed: int = 42) -> dict[str, Any]:
-    """A small run (1K/3K titles, index/hypergraph/GAT/cache, hnswlib + IVF-PQ, no Ray) for the notebook when
+def quick_run(out_dir: str | Path, seed: int = 42, sizes: tuple[int, ...] = (1000, 3000),
+              stages: tuple[str, ...] = ("index", "gat", "cache"), backends: tuple[str, ...] = ("hnswlib",)
+              ) -> dict[str, Any]:
+    """A small run (default 1K/3K titles, index/GAT/cache, hnswlib, no Ray, in-process) for the notebook when
     the pipeline's scale.json is absent: the same code, seconds not minutes."""
     from mgw.config import load_params
 
     params = load_params(overrides={"seed": seed, "scale": {"queries": 30, "runs": 1, "cache_requests": 5000,
-                                                            "bootstrap": 100}})
-    return run_scale(params, out_dir, sizes=[1000, 3000], stages=["index", "hypergraph", "gat", "cache"],
-                     backends=["hnswlib", "faiss-ivf-pq"], ray=False, progress=False)
+                                                            "bootstrap": 100, "isolate": False}})
+    return run_scale(params, out_dir, sizes=list(sizes), stages=list(stages), backends=list(backends), ray=False,
+                     progress=False, work_dir=Path(out_dir) / "work")

@@ -60,6 +60,8 @@ def resolve(params: dict[str, Any], n: int, items_path: str) -> dict[str, Any]:
     from mgw.data.resolve.resolver import resolve as run_resolve
     from mgw.scale.synth import TokenHashEmbedder, catalog_params
 
+    if not Path(items_path).exists():  # its ingest row came from an earlier run (`--resume`): ingest again
+        ingest(params, n, items_path)
     p = catalog_params(Params.model_validate(params), n)
     p = p.model_copy(update={"resolve": p.resolve.model_copy(update={"compare_engines": False, "engine": "mgw"})})
     items = pd.read_parquet(items_path)
@@ -131,10 +133,12 @@ def _single_latencies(index, queries: np.ndarray, k: int, runs: int) -> tuple[np
 
 
 def index_search(generator: str, n: int, backend: str, index_params: dict[str, Any], queries: int, k: int,
-                 recall_target: float, threads: int, seed: int, runs: int = 3) -> dict[str, Any]:
+                 recall_target: float, threads: int, seed: int, runs: int = 3, save_path: str | None = None
+                 ) -> dict[str, Any]:
     """Build one backend over n generated vectors (time, peak memory, serialized bytes/vector), then the
     smallest query knob that holds recall@k ≥ target on held-out queries, and single-thread p50/p95/p99 there.
-    A backend that never reaches the target reports its best recall and latency at the largest knob."""
+    A backend that never reaches the target reports its best recall and latency at the largest knob.
+    `save_path`: also save the built index there, after the measurement (the GAT stage serves through it)."""
     from mgw.bench.datasets import ground_truth
     from mgw.bench.metrics import recall_at_k
     from mgw.scale.synth import vectors
@@ -174,6 +178,8 @@ def index_search(generator: str, n: int, backend: str, index_params: dict[str, A
     index.set_query_params(threads=1, **{knob: value})
     lat, found = _single_latencies(index, q, k, runs)
     single_thread.restore_original_limits()
+    if save_path:
+        index.save(save_path)
     us = lat / 1e3
     return {"backend": backend, "config": index.describe(), "seconds": build_s, "build_s": build_s,
             "build_vectors_per_s": n / build_s, **_mem(mem), "serialized_bytes": stats["serialized_bytes"],
@@ -201,48 +207,77 @@ def hypergraph(params: dict[str, Any], n: int, queries: int, seed: int) -> dict[
             "query_p99_ms": lat["store"]["p99_ms"], "queries": lat["store"]["queries"]}
 
 
-def gat(params: dict[str, Any], generator: str, n: int, queries: int, seed: int) -> dict[str, Any]:
-    """Reranking 100 candidates with the serving path (`rerank.inference.Reranker`) over a catalog of n items,
-    for a preference vector (the path a query takes: its 20 nearest items by a full scan of the n item inputs
-    become the pseudo-history). The model is the configured architecture with seeded weights and item states
-    of the right shapes: the cost depends only on shapes, not on trained values."""
+def gat(params: dict[str, Any], generator: str, n: int, queries: int, seed: int, index_path: str | None = None
+        ) -> dict[str, Any]:
+    """Reranking 100 candidates as search serves it: `search.rerankers.GatAdapter` over `rerank.inference.Reranker`
+    (precomputed item projections), for a query vector of a user the model has never seen, whose 20-item
+    pseudo-history comes through the pipeline's ANN index (`GatAdapter.use_index`: hnswlib at `index.*`, served
+    at `index.efSearch`). The index is the one the index stage built over the same n vectors when it saved one
+    (`index_path`), else it is built here; either way outside the timed and memory-sampled block, since the
+    search stage owns its cost. The model is the configured architecture with seeded weights and item states of
+    the right shapes: latency depends on shapes, not on trained values. Candidates are the query's 100 nearest
+    titles (what search hands the reranker). Also timed, interleaved, for comparison: the same Reranker finding
+    the pseudo-history by scanning all n item vectors (`scan_*`, O(n) per query; no serving path uses it)."""
     import torch
     from threadpoolctl import threadpool_limits
 
+    from mgw.index import from_params, load_index
     from mgw.rerank.features import FEATURES, popularity_space
     from mgw.rerank.inference import NodeCache, Reranker
     from mgw.rerank.model import GATReranker
     from mgw.scale.synth import vectors
+    from mgw.search.rerankers import GatAdapter
 
-    gp = Params.model_validate(params).gnn
+    p = Params.model_validate(params)
+    gp = p.gnn
     torch.manual_seed(seed)
     torch.set_num_threads(1)
+    x = vectors(generator, n, seed)
+    ids = [str(i) for i in range(n)]
+    t0 = time.perf_counter()
+    if index_path and Path(index_path).exists():
+        index, index_source = load_index(index_path), "index stage"
+    else:
+        index, index_source = from_params(p, x.shape[1], backend="hnswlib").build(x, ids), "built here"
+    index_s = time.perf_counter() - t0
+    index.set_query_params(efSearch=p.index.efSearch, threads=1)
     model = GATReranker(gp.inputDim, gp.hiddenDim, gp.heads, gp.dropout, n_items=n, n_features=len(FEATURES)).eval()
     rng = np.random.default_rng(seed)
-    x = vectors(generator, n, seed)
     with PeakRss() as mem:
         t0 = time.perf_counter()
         cache = NodeCache(torch.from_numpy(x), torch.from_numpy(rng.standard_normal((n, gp.hiddenDim), np.float32)),
                           torch.from_numpy(rng.standard_normal((n, gp.hiddenDim), np.float32)))
         # the served shape: id embeddings and the ranking features (popularity the only signal at synthetic scale)
-        rr = Reranker(model, [str(i) for i in range(n)], cache, [], torch.zeros(0, gp.hiddenDim),
-                      torch.zeros(0, gp.hiddenDim), popularity_space(x, rng.integers(0, 50, n)), [])
+        rr = Reranker(model, ids, cache, [], torch.zeros(0, gp.hiddenDim), torch.zeros(0, gp.hiddenDim),
+                      popularity_space(x, rng.integers(0, 50, n)), [])
         seconds = time.perf_counter() - t0
+    served = GatAdapter(rr)
+    if not served.use_index(index):
+        raise RuntimeError("the ANN index does not hold the GAT's items: the served path would scan")
+    nearest = rr._item_search
     prefs = vectors(generator, queries, seed + 1)
-    cands = [rng.choice(n, gp.candidates, replace=False) for _ in range(queries)]
-    ids = rr.item_ids
-    lat = []
+    t: dict[str, list[int]] = {"index": [], "scan": []}
+    pc = time.perf_counter_ns
     with threadpool_limits(1):  # one request per core, as rerank/latency.py measures it (BLAS threads only spin)
-        for i in range(min(10, queries)):  # warm-up
-            rr.rerank(prefs[i], [ids[j] for j in cands[i]], np.ones(gp.candidates, np.float32))
-        for i in range(queries):
-            cid = [ids[j] for j in cands[i]]
-            s = time.perf_counter_ns()
-            rr.rerank(prefs[i], cid, np.ones(gp.candidates, np.float32))
-            lat.append(time.perf_counter_ns() - s)
-    ms = np.asarray(lat) / 1e6
-    return {"seconds": seconds, **_mem(mem), "candidates": gp.candidates, "rerank_p50_ms": float(np.percentile(ms, 50)),
-            "rerank_p95_ms": float(np.percentile(ms, 95)), "queries": queries}
+        for i, v in enumerate(np.concatenate([prefs[:10], prefs])):  # 10 warm-up queries first
+            for mode in (("index", "scan") if i % 2 == 0 else ("scan", "index")):  # interleaved: same load
+                found, sims = index.search(v, gp.candidates)  # untimed, right before, as search serves it
+                rr.use_item_search(nearest if mode == "index" else None)
+                t0 = pc()
+                served.rerank(None, list(found), sims, None, query_vector=v)
+                if i >= 10:
+                    t[mode].append(pc() - t0)
+    rr.use_item_search(nearest)
+    ms = {m: np.asarray(v) / 1e6 for m, v in t.items()}
+    return {"seconds": seconds, **_mem(mem), "candidates": gp.candidates, "queries": queries,
+            "rerank_p50_ms": float(np.percentile(ms["index"], 50)),
+            "rerank_p95_ms": float(np.percentile(ms["index"], 95)),
+            "rerank_p99_ms": float(np.percentile(ms["index"], 99)),
+            "scan_rerank_p50_ms": float(np.percentile(ms["scan"], 50)),
+            "scan_rerank_p95_ms": float(np.percentile(ms["scan"], 95)),
+            "pseudo_history": "ann index", "index": index.describe(), "index_query_params": dict(index.query_params),
+            "index_source": index_source,
+            "index_ready_s": index_s, "load_average_1m": os.getloadavg()[0]}
 
 
 def cache(params: dict[str, Any], n: int, requests: int, size: int, alpha: float, seed: int) -> dict[str, Any]:
