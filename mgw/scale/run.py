@@ -1,6 +1,7 @@
 """`mgw scale`: the (stage, n) grid → a results table, power-law fits, one-machine limits, the Ray overhead,
 and `reports/metrics/scale.json` (headline: max_titles_one_machine per backend, exponents per stage,
-ray_overhead_ratio). Sizes above `scale.max_n` are skipped (the 1M switch: `-S scale.max_n=1000000`)."""
+ray_overhead_ratio). Sizes above `scale.max_n` are skipped; `scale.grid` (first-look | full) presets max_n, backends
+and ray_overhead (the 1M switch: `-S scale.grid=full -S scale.max_n=1000000`)."""
 from __future__ import annotations
 
 import contextlib
