@@ -246,8 +246,13 @@ def run_scale(params: Params, out_dir: str | Path = ROOT / "reports", sizes: lis
     ray_result = None
     if ray if ray is not None else sp.ray_overhead:
         from mgw.distributed.overhead import measure_overhead
+        from mgw.distributed.session import RayUnavailableError
 
-        ray_result = measure_overhead(params, progress=progress)
+        try:
+            ray_result = measure_overhead(params, progress=progress)
+        except RayUnavailableError as e:  # the curves stand without it; the report says why the ratio is missing
+            log.warning("scale: Ray overhead not measured: %s", e)
+            ray_result = {"ratio": None, "error": str(e), "load_average_1m": os.getloadavg()[0]}
     table_dir = out_dir / "scale"
     table_dir.mkdir(parents=True, exist_ok=True)
     flat = df.drop(columns=[c for c in ("sweep", "parts_s") if c in df])
