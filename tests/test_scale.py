@@ -116,7 +116,7 @@ def test_gat_stage_serves_through_the_index_not_a_scan(tmp_path):
 
     gen = synth.save_generator(synth.SynthGenerator.default(384, 1), tmp_path / "g.npz")
     params = load_params(overrides={"index": {"M": 12, "efConstruction": 40}}, environ={})  # a quick build
-    out = gat(params.model_dump(), str(gen), 10_000, 40, 1)
+    out = gat(params.model_dump(), str(gen), 10_000, 40, 1, runs=2)
     assert out["index_source"] == "built here" and out["pseudo_history"] == "ann index"
     assert out["rerank_p50_ms"] < out["scan_rerank_p50_ms"]
 

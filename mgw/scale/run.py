@@ -78,7 +78,7 @@ def _cells(params: Params, sizes: list[int], stages: list[str], backends: list[s
         if "gat" in stages:
             cells.append(("gat", n, None, S + "gat", {"params": pd_, "generator": str(generator), "n": n,
                                                        "queries": sp.queries, "seed": params.seed,
-                                                       "index_path": served if shares else None}))
+                                                       "index_path": served if shares else None, "runs": sp.runs}))
         if "cache" in stages:
             cells.append(("cache", n, None, S + "cache", {
                 "params": pd_, "n": n, "requests": sp.cache_requests, "size": sp.cache_size,

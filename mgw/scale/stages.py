@@ -207,8 +207,8 @@ def hypergraph(params: dict[str, Any], n: int, queries: int, seed: int) -> dict[
             "query_p99_ms": lat["store"]["p99_ms"], "queries": lat["store"]["queries"]}
 
 
-def gat(params: dict[str, Any], generator: str, n: int, queries: int, seed: int, index_path: str | None = None
-        ) -> dict[str, Any]:
+def gat(params: dict[str, Any], generator: str, n: int, queries: int, seed: int, index_path: str | None = None,
+        runs: int = 3) -> dict[str, Any]:
     """Reranking 100 candidates as search serves it: `search.rerankers.GatAdapter` over `rerank.inference.Reranker`
     (precomputed item projections), for a query vector of a user the model has never seen, whose 20-item
     pseudo-history comes through the pipeline's ANN index (`GatAdapter.use_index`: hnswlib at `index.*`, served
@@ -216,8 +216,10 @@ def gat(params: dict[str, Any], generator: str, n: int, queries: int, seed: int,
     (`index_path`), else it is built here; either way outside the timed and memory-sampled block, since the
     search stage owns its cost. The model is the configured architecture with seeded weights and item states of
     the right shapes: latency depends on shapes, not on trained values. Candidates are the query's 100 nearest
-    titles (what search hands the reranker). Also timed, interleaved, for comparison: the same Reranker finding
-    the pseudo-history by scanning all n item vectors (`scan_*`, O(n) per query; no serving path uses it)."""
+    titles (what search hands the reranker). Per-query latency is the best of `runs`, as the index stage takes it
+    (a call preempted on a shared machine says nothing about the code). Also timed, interleaved, for comparison:
+    the same Reranker finding the pseudo-history by scanning all n item vectors (`scan_*`, O(n) per query; no
+    serving path uses it)."""
     import torch
     from threadpoolctl import threadpool_limits
 
@@ -256,20 +258,22 @@ def gat(params: dict[str, Any], generator: str, n: int, queries: int, seed: int,
         raise RuntimeError("the ANN index does not hold the GAT's items: the served path would scan")
     nearest = rr._item_search
     prefs = vectors(generator, queries, seed + 1)
-    t: dict[str, list[int]] = {"index": [], "scan": []}
+    t = {m: np.full((runs, queries), np.iinfo(np.int64).max, dtype=np.int64) for m in ("index", "scan")}
     pc = time.perf_counter_ns
     with threadpool_limits(1):  # one request per core, as rerank/latency.py measures it (BLAS threads only spin)
-        for i, v in enumerate(np.concatenate([prefs[:10], prefs])):  # 10 warm-up queries first
-            for mode in (("index", "scan") if i % 2 == 0 else ("scan", "index")):  # interleaved: same load
-                found, sims = index.search(v, gp.candidates)  # untimed, right before, as search serves it
-                rr.use_item_search(nearest if mode == "index" else None)
-                t0 = pc()
-                served.rerank(None, list(found), sims, None, query_vector=v)
-                if i >= 10:
-                    t[mode].append(pc() - t0)
+        for r in range(runs):
+            for i, v in enumerate(np.concatenate([prefs[:10], prefs]) if r == 0 else prefs):  # 10 warm-up first
+                for mode in (("index", "scan") if i % 2 == 0 else ("scan", "index")):  # interleaved: same load
+                    found, sims = index.search(v, gp.candidates)  # untimed, right before, as search serves it
+                    rr.use_item_search(nearest if mode == "index" else None)
+                    t0 = pc()
+                    served.rerank(None, list(found), sims, None, query_vector=v)
+                    q = i - 10 if r == 0 else i
+                    if q >= 0:
+                        t[mode][r, q] = pc() - t0
     rr.use_item_search(nearest)
-    ms = {m: np.asarray(v) / 1e6 for m, v in t.items()}
-    return {"seconds": seconds, **_mem(mem), "candidates": gp.candidates, "queries": queries,
+    ms = {m: v.min(axis=0) / 1e6 for m, v in t.items()}
+    return {"seconds": seconds, **_mem(mem), "candidates": gp.candidates, "queries": queries, "runs": runs,
             "rerank_p50_ms": float(np.percentile(ms["index"], 50)),
             "rerank_p95_ms": float(np.percentile(ms["index"], 95)),
             "rerank_p99_ms": float(np.percentile(ms["index"], 99)),
