@@ -72,3 +72,26 @@ def real_resolution(real_data_dir):
     keep = {*lab["a"], *lab["b"], *(p["a"] for p in cases), *(p["b"] for p in cases)}
     items = stratified_subset(items, REAL_SUBSET_PER_PLATFORM, params.seed, keep)
     return items, resolve.resolve(items, params)
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One local Ray instance (2 CPUs, no dashboard) for the whole test session, whichever modules use it:
+    Ray's start-up (tens of seconds on a loaded 2-core machine) is paid once. Code under test finds it running
+    and reuses it (`distributed.session`); it is shut down when the session ends."""
+    import ray
+
+    from mgw.config import load_params
+    from mgw.distributed import session
+
+    rp = load_params(overrides={"ray": {"address": None, "num_cpus": 2}}, environ={}).ray
+    try:
+        ctx = session.session(rp)
+        info = ctx.__enter__()
+    except session.RayUnavailableError as e:  # Ray gives its raylet a fixed time to come up: a saturated machine misses it
+        if IN_CI:
+            raise
+        pytest.skip(f"local Ray could not start on this machine (outside CI): {e}")
+    yield info
+    ctx.__exit__(None, None, None)
+    assert not ray.is_initialized()
