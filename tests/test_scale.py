@@ -40,7 +40,7 @@ def test_limits_pick_the_binding_constraint_and_label_extrapolation():
     assert crossing(flat, 5.0) is None
     assert memory_crossing([mem])["n"] == pytest.approx(MEMORY_WALL_BYTES / 1e3, rel=0.01)
     fits = {"index.hnswlib.p95_us": lat, "index.hnswlib.p50_us": flat, "index.hnswlib.rss_delta_bytes": mem,
-            "gat.rerank_p95_ms": flat, "hypergraph.query_p95_ms": None}
+            "gat.rerank_p50_ms": flat, "hypergraph.query_p95_ms": None}
     out = one_machine(fits, ["hnswlib"], {"hnswlib": True}, {"hnswlib": 0.97})
     assert out["hnswlib"]["binding"] == "search_p95_us"
     assert out["hnswlib"]["max_titles"] == c["n"] and out["hnswlib"]["extrapolated"]

@@ -1,5 +1,5 @@
 """Where one machine ends: the largest catalog a 2-core / 24 GB machine serves within the seed's targets
-(§5.1: vector search p95 < 200 µs, GNN reranking < 5 ms, hypergraph query < 20 ms), per ANN backend, and the
+(§5.1: vector search p95 < 200 µs, GNN reranking p50 < 5 ms, hypergraph query p95 < 20 ms), per ANN backend, and the
 memory wall. Every limit comes from a fitted power law, so it is labelled `extrapolated` whenever it lies
 outside the measured sizes. A curve that does not grow never binds (None)."""
 from __future__ import annotations
@@ -21,7 +21,7 @@ def _target(claim_id: str) -> float:
 
 
 TARGETS = {"search_p95_us": _target("s5.1-search-p95"), "search_p50_us": _target("s5.1-search-p50"),
-           "rerank_p95_ms": _target("s5.1-rerank"), "hypergraph_p95_ms": _target("s5.1-hypergraph")}
+           "rerank_p50_ms": _target("s5.1-rerank"), "hypergraph_p95_ms": _target("s5.1-hypergraph")}
 MEMORY_WALL_BYTES = 24 * 1024 ** 3
 CAP = 1e10  # beyond this a limit is reported as "not binding"
 
@@ -60,9 +60,10 @@ def one_machine(fits: dict[str, PowerLaw | None], backends: list[str], meets_rec
     """Per backend: each constraint's crossing, the binding one, and the largest catalog (min over them).
 
     `fits` keys: `index.<backend>.p95_us`, `index.<backend>.p50_us`, `index.<backend>.rss_delta_bytes`,
-    `gat.rerank_p95_ms`, `gat.rss_delta_bytes`, `hypergraph.query_p95_ms`, `hypergraph.rss_delta_bytes`.
+    `gat.rerank_p50_ms` (the percentile claims.py's s5.1-rerank is measured at), `gat.rss_delta_bytes`,
+    `hypergraph.query_p95_ms`, `hypergraph.rss_delta_bytes`.
     Memory = the index's build-time peak + the GAT item states + the hypergraph, all held by one server."""
-    shared = {"rerank_p95_ms": crossing(fits.get("gat.rerank_p95_ms"), TARGETS["rerank_p95_ms"]),
+    shared = {"rerank_p50_ms": crossing(fits.get("gat.rerank_p50_ms"), TARGETS["rerank_p50_ms"]),
               "hypergraph_p95_ms": crossing(fits.get("hypergraph.query_p95_ms"), TARGETS["hypergraph_p95_ms"])}
     out: dict[str, Any] = {}
     for b in backends:
