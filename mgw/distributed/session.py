@@ -37,7 +37,9 @@ def init(ray_params: Any, attempts: int = 3) -> dict[str, Any]:
         kw["address"] = ray_params.address
     else:
         kw["num_cpus"] = ray_params.num_cpus or os.cpu_count()
-        # the raylet waits this long for its agents' port files; a loaded 2-core machine needs more than 30 s
+        # the raylet waits this long for its agents to register; a loaded 2-core machine needs more than 30 s.
+        # Its wait for the dashboard agent's port file is a fixed 15 s (ray-project/ray#65983): the retries below
+        # are all there is for that one.
         os.environ.setdefault("RAY_agent_register_timeout_ms", "180000")
     t0 = time.perf_counter()
     for attempt in range(1, attempts + 1):
