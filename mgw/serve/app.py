@@ -121,6 +121,21 @@ class EventsIn(BaseModel):
     events: list[Event] = Field(..., min_length=1, max_length=100)
 
 
+# OpenAPI links (seed-independent plumbing for the fuzzer's stateful phase): a created session's id feeds the
+# session operations and a session-bound search, a search's first result feeds an event, so generated sequences
+# reach real sessions and contents instead of 404s on random ids.
+SESSION_LINKS = {
+    "GetSession": {"operationId": "getSession", "parameters": {"sid": "$response.body#/sessionId"}},
+    "PatchSession": {"operationId": "patchSession", "parameters": {"sid": "$response.body#/sessionId"}},
+    "SearchInSession": {"operationId": "search", "parameters": {"session": "$response.body#/sessionId"}},
+}
+SEARCH_LINKS = {
+    "ClickFirstResult": {"operationId": "postEvents",
+                         "requestBody": {"events": [{"action": "click", "contentId": "$response.body#/results/0/id"}]}},
+    "RateFirstResult": {"operationId": "postEvents", "requestBody": {
+        "events": [{"action": "rate", "rating": 4, "contentId": "$response.body#/results/0/id"}]}},
+}
+
 ERRORS = {401: {"model": ErrorBody, "description": "missing, expired or invalid token"},
           422: {"model": ErrorBody, "description": "input out of bounds"},
           429: {"model": ErrorBody, "description": "rate limit exceeded"}}
@@ -231,7 +246,8 @@ def create_app(svc: Service, start_background: bool = True) -> FastAPI:
         return Response(m.text(), media_type=CONTENT_TYPE)
 
     # ------------------------------------------------------------------ channels
-    @app.get("/api/search", name="web", response_model=None, responses={200: {"model": SearchResponse}, **SESSION_ERRORS})
+    @app.get("/api/search", name="web", operation_id="search", response_model=None,
+             responses={200: {"model": SearchResponse, "links": SEARCH_LINKS}, **SESSION_ERRORS})
     async def search(q: str = Q, limit: int = Query(10, ge=1, le=sp.max_page_size), offset: int = OFFSET,
                      debug: bool = False, session: str | None = SESSION, who: str = Depends(user)):
         return FastJSON(run(who, q, limit, offset, debug, session))
@@ -271,23 +287,26 @@ def create_app(svc: Service, start_background: bool = True) -> FastAPI:
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     # ------------------------------------------------------------------ sessions (seed §4.1)
-    @app.post("/api/sessions", name="sessions", response_model=None, status_code=201,
-              responses={**ERRORS, **BODY_ERRORS})
+    @app.post("/api/sessions", name="sessions", operation_id="createSession", response_model=None, status_code=201,
+              responses={201: {"description": "the new session (Location: its URL)", "links": SESSION_LINKS},
+                         **ERRORS, **BODY_ERRORS})
     async def create_session(body: SessionIn, who: str = Depends(user)):
-        return FastJSON(svc.create_session(who, body.device, body.interface, body.language, body.region),
-                            status_code=201)
+        s = svc.create_session(who, body.device, body.interface, body.language, body.region)
+        return FastJSON(s, status_code=201, headers={"Location": f"/api/sessions/{s['sessionId']}"})
 
-    @app.get("/api/sessions/{sid}", name="sessions", response_model=None, responses=SESSION_ERRORS)
+    @app.get("/api/sessions/{sid}", name="sessions", operation_id="getSession", response_model=None,
+             responses=SESSION_ERRORS)
     async def get_session(sid: str, who: str = Depends(user)):
         return FastJSON(svc.session(who, sid))
 
-    @app.patch("/api/sessions/{sid}", name="sessions", response_model=None,
+    @app.patch("/api/sessions/{sid}", name="sessions", operation_id="patchSession", response_model=None,
                responses={**SESSION_ERRORS, **BODY_ERRORS})
     async def patch_session(sid: str, body: SessionPatch, who: str = Depends(user)):
         return FastJSON(svc.update_session(who, sid, body.model_dump(exclude_none=True)))
 
     # ------------------------------------------------------------------ events (seed §3.4.3)
-    @app.post("/api/events", name="events", response_model=None, status_code=202, responses=EVENT_ERRORS)
+    @app.post("/api/events", name="events", operation_id="postEvents", response_model=None, status_code=202,
+              responses=EVENT_ERRORS)
     async def events(body: EventsIn, who: str = Depends(user)):
         n = svc.events.add(who, [e.model_dump() for e in body.events])
         for e in body.events:

@@ -91,7 +91,7 @@ def server_counts(base: str, token: str) -> dict[str, float]:
 
     req = urllib.request.Request(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"})
     text = urllib.request.urlopen(req, timeout=10).read().decode()
-    out = {"total": 0.0, "5xx": 0.0}
+    out: dict[str, float] = {"total": 0.0, "5xx": 0.0}
     for fam in text_string_to_metric_families(text):
         if fam.name == "mgw_requests":
             for s in fam.samples:
@@ -99,6 +99,8 @@ def server_counts(base: str, token: str) -> dict[str, float]:
                     out["total"] += s.value
                     if s.labels["status"].startswith("5"):
                         out["5xx"] += s.value
+                    key = f"{s.labels['channel']} {s.labels['status']}"  # e.g. "sessions 200", "events 202"
+                    out[key] = out.get(key, 0.0) + s.value
     return out
 
 
@@ -189,7 +191,9 @@ def fuzz_run(base: str, token: str, examples: int, counts: Any, phases: str = PH
     with tempfile.TemporaryDirectory(prefix="mgw-fuzz-") as work:  # schemathesis writes its state into the cwd
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, cwd=work)
     after = counts()
-    return {"examples_per_operation": examples, "phases": phases, "exit_code": r.returncode,
+    by_status = {k: int(after[k] - before.get(k, 0.0)) for k in sorted(after)
+                 if k not in ("total", "5xx") and after[k] - before.get(k, 0.0) > 0}
+    return {"examples_per_operation": examples, "phases": phases, "exit_code": r.returncode, "by_route_status": by_status,
             "fuzz_requests": int(after["total"] - before["total"] - 1), "fuzz_5xx": int(after["5xx"] - before["5xx"]),
             "output_tail": r.stdout[-6000:]}
 
