@@ -129,6 +129,31 @@ def test_tokens_expire_after_an_hour(svc):
     assert claims["exp"] - claims["iat"] == 3600
 
 
+def test_a_kept_token_is_refused_once_it_expires():
+    """verify keeps checked tokens (the HTTP layer's cost); the kept one still expires, a forged one is never kept."""
+    from mgw.serve.auth import AuthError, TokenAuth
+
+    a = TokenAuth(SECRET)
+    exp = int(time.time()) + 1
+    tok = jwt.encode({"sub": "carol", "iat": exp - 1, "exp": exp}, SECRET, algorithm="HS256")
+    assert a.verify(f"Bearer {tok}") == ("carol", tok) and tok in a._kept
+    assert a.verify(f"Bearer {tok}")[0] == "carol"  # from the kept entry
+    time.sleep(max(0.0, exp - time.time()) + 0.05)
+    with pytest.raises(AuthError, match="expired"):
+        a.verify(f"Bearer {tok}")
+    assert tok not in a._kept
+    forged = TokenAuth("another-secret-of-at-least-32-bytes!!").issue("carol")
+    with pytest.raises(AuthError):
+        a.verify(f"Bearer {forged}")
+    assert forged not in a._kept
+
+
+def test_responses_carry_server_timing(client):
+    r = client.get("/api/search", params={"q": "drama"})
+    assert r.status_code == 200 and r.headers["server-timing"].startswith("app;dur=")
+    assert float(r.headers["server-timing"].split("dur=")[1]) > 0
+
+
 def test_health_and_page_need_no_token(client):
     anon = TestClient(client.app)
     assert anon.get("/health").json()["status"] == "ok"

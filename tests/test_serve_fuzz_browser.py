@@ -33,6 +33,27 @@ def test_schemathesis_finds_no_5xx_and_no_schema_violation(live):
     assert out["fuzz_requests"] >= 5 * FUZZ_EXAMPLES
 
 
+def test_openapi_links_chain_sessions_and_events(live):
+    """The stateful fuzz phase follows these links: every link names an operation of the schema, and each
+    parameter it fills is one that operation takes (a renamed route or parameter would silently leave the
+    fuzzer on random ids and 404s again)."""
+    import httpx
+
+    svc, base = live
+    schema = httpx.get(f"{base}/openapi.json").json()
+    ops = {o["operationId"]: o for path in schema["paths"].values() for o in path.values()}
+    links = {name: link for o in ops.values() for r in o["responses"].values() for name, link in r.get("links", {}).items()}
+    assert {"GetSession", "PatchSession", "SearchInSession", "ClickFirstResult"} <= set(links)
+    for name, link in links.items():
+        target = ops[link["operationId"]]
+        params = {p["name"] for p in target.get("parameters", [])}
+        assert set(link.get("parameters", {})) <= params, name
+        assert "requestBody" not in link or "requestBody" in target, name
+    h = {"Authorization": f"Bearer {svc.auth.issue('linker')}"}
+    r = httpx.post(f"{base}/api/sessions", json={"device": "phone"}, headers=h)
+    assert r.status_code == 201 and httpx.get(base + r.headers["location"], headers=h).status_code == 200
+
+
 def test_search_page_in_headless_chromium(live):
     if browser_paths() is None:
         msg = "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)"

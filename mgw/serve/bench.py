@@ -1,10 +1,11 @@
 """`mgw serve bench` (DVC stage serve_bench) → reports/metrics/serve.json.
 
 Runs the server as a separate process (uvicorn, one worker) on 127.0.0.1 and measures, on this machine:
-- overhead: the same search through HTTP and in-process (`Service.search`, the code the endpoint calls),
-  interleaved pairs at 1 user on warm caches; the p50 difference (ms) and ratio;
-- latency p50/p95/p99, error rate and achieved QPS at each `serve.bench_users` concurrency (closed loop);
-  max QPS = the highest achieved QPS with no errors;
+- overhead (mgw/serve/overhead.py): the same search through HTTP and in-process (`Service.search`, the code the
+  endpoint calls), interleaved pairs at 1 user on warm caches; the median paired difference (ms), its split into
+  app and transport by `Server-Timing`, CPU time per request; `--overhead-only` runs just this (< 60 s);
+- latency p50/p95/p99, error rate and achieved QPS at each `serve.bench_users` concurrency, by locust headless
+  (closed loop, no think time; 5xx counted by the server); max QPS = the highest achieved QPS with no errors;
 - concurrent SSE clients held for `bench_sse_hold_s` with every stream complete;
 - a Redis fault run: server on redis-server (cache L2 + sessions), Redis killed under load and restarted;
   5xx counted, a session checkpointed before the kill read back after;
@@ -25,12 +26,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
 from mgw import claims as seed_claims
 from mgw.config import ROOT
-from mgw.serve.loadgen import percentiles, run_sse, run_users
+from mgw.serve.loadgen import run_locust, run_sse, run_users
+from mgw.serve.overhead import measure as measure_overhead
 
 log = logging.getLogger(__name__)
 QUERIES = ["comedies on netflix", "space adventure", "crime dramas in the UK", "family animation on disney",
@@ -90,7 +91,7 @@ def server_counts(base: str, token: str) -> dict[str, float]:
 
     req = urllib.request.Request(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"})
     text = urllib.request.urlopen(req, timeout=10).read().decode()
-    out = {"total": 0.0, "5xx": 0.0}
+    out: dict[str, float] = {"total": 0.0, "5xx": 0.0}
     for fam in text_string_to_metric_families(text):
         if fam.name == "mgw_requests":
             for s in fam.samples:
@@ -98,46 +99,9 @@ def server_counts(base: str, token: str) -> dict[str, float]:
                     out["total"] += s.value
                     if s.labels["status"].startswith("5"):
                         out["5xx"] += s.value
+                    key = f"{s.labels['channel']} {s.labels['status']}"  # e.g. "sessions 200", "events 202"
+                    out[key] = out.get(key, 0.0) + s.value
     return out
-
-
-def overhead(svc: Any, base: str, token: str, user: str, pairs: int) -> dict[str, Any]:
-    """Interleaved in-process vs HTTP (keep-alive http.client) pairs of the same request on warm caches."""
-    from urllib.parse import urlencode
-
-    host, port = base.split("//")[1].split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=120)  # the first queries warm the embedder
-    headers = {"Authorization": f"Bearer {token}"}
-
-    def http_once(q: str) -> float:
-        t = time.perf_counter()
-        conn.request("GET", "/api/search?" + urlencode({"q": q, "limit": 10}), headers=headers)
-        r = conn.getresponse()
-        r.read()
-        if r.status != 200:
-            raise RuntimeError(f"HTTP {r.status} during the overhead run")
-        return time.perf_counter() - t
-
-    def inproc_once(q: str) -> float:
-        t = time.perf_counter()
-        json.dumps(svc.search(user, q, 10, 0))
-        return time.perf_counter() - t
-
-    for q in QUERIES:  # warm both caches
-        http_once(q), inproc_once(q)
-    a, b = [], []
-    for i in range(pairs):
-        q = QUERIES[i % len(QUERIES)]
-        if i % 2:
-            a.append(inproc_once(q)), b.append(http_once(q))
-        else:
-            b.append(http_once(q)), a.append(inproc_once(q))
-    conn.close()
-    pa, pb = float(np.median(a)) * 1e3, float(np.median(b)) * 1e3
-    return {"pairs": pairs, "inprocess_p50_ms": round(pa, 4), "http_p50_ms": round(pb, 4),
-            "overhead_p50_ms": round(pb - pa, 4), "ratio_http_over_inprocess": round(pb / pa, 3),
-            "paired_diff_p50_ms": round(float(np.median(np.subtract(b, a))) * 1e3, 4),
-            "inprocess": percentiles(a), "http": percentiles(b)}
 
 
 def _write_params(base_params: Any, path: Path, serve: dict[str, Any], cache: dict[str, Any] | None = None) -> Path:
@@ -227,7 +191,9 @@ def fuzz_run(base: str, token: str, examples: int, counts: Any, phases: str = PH
     with tempfile.TemporaryDirectory(prefix="mgw-fuzz-") as work:  # schemathesis writes its state into the cwd
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, cwd=work)
     after = counts()
-    return {"examples_per_operation": examples, "phases": phases, "exit_code": r.returncode,
+    by_status = {k: int(after[k] - before.get(k, 0.0)) for k in sorted(after)
+                 if k not in ("total", "5xx") and after[k] - before.get(k, 0.0) > 0}
+    return {"examples_per_operation": examples, "phases": phases, "exit_code": r.returncode, "by_route_status": by_status,
             "fuzz_requests": int(after["total"] - before["total"] - 1), "fuzz_5xx": int(after["5xx"] - before["5xx"]),
             "output_tail": r.stdout[-6000:]}
 
@@ -277,11 +243,13 @@ def run_bench(params: Any, full: bool = False, out_dir: Path | None = None) -> d
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         inproc = Service.build(params.model_copy(update={"serve": params.serve.model_copy(update=load_serve)}),
                                store_root=tmp / "store-inproc", secret=secret)
-        with server_process(pf, secret) as (base, _):
+        with server_process(pf, secret) as (base, proc):
             tok = auth.issue("bench-user")
-            out["overhead"] = overhead(inproc, base, tok, "bench-user", sp.bench_overhead_pairs)
+            out["overhead"] = measure_overhead(inproc, base, tok, "bench-user", QUERIES, sp.bench_overhead_pairs,
+                                               server_pid=proc.pid)
             tokens = [auth.issue(f"load-{i}") for i in range(max(sp.bench_users))]
-            out["load"] = [run_users(base, tokens, QUERIES, n, sp.bench_seconds) for n in sp.bench_users]
+            counts = lambda: server_counts(base, tok)  # noqa: E731
+            out["load"] = [run_locust(base, tokens, QUERIES, n, sp.bench_seconds, counts) for n in sp.bench_users]
             # 50 users × their 50 queries: the streams' searches are cache hits, so this holds connections and
             # does not re-measure search throughput (that is the load run's job)
             out["sse"] = run_sse(base, [auth.issue(f"sse-{i}") for i in range(50)], sse_clients, hold_s)
@@ -316,3 +284,45 @@ def run_bench(params: Any, full: bool = False, out_dir: Path | None = None) -> d
     out["load_average"] = list(os.getloadavg())
     write_metrics("serve", out, seed=params.seed, threads=1, metrics_dir=out_dir)
     return out
+
+
+def run_overhead_only(params: Any, pairs: int | None = None, out_dir: Path | None = None, pin: bool = False) -> dict[str, Any]:
+    """Just the overhead (for a quiet machine, well under a minute after the server starts): writes
+    `reports/metrics/serve_overhead.json`, and updates serve.json's overhead and headline when serve.json
+    exists (its other numbers keep their own run's load average, noted under `overhead_separate_run`)."""
+    from mgw.config import ROOT as _root
+    from mgw.reporting import write_metrics
+    from mgw.serve.auth import TokenAuth
+    from mgw.serve.service import Service
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    t0 = time.perf_counter()
+    pairs = pairs or params.serve.bench_overhead_pairs
+    secret = "bench-" + os.urandom(24).hex()
+    tmp = Path(tempfile.mkdtemp(prefix="mgw-serve-overhead-"))
+    serve = {"rate_per_s": 1e6, "rate_burst": 1_000_000, "sql_url": f"sqlite:///{tmp / 'sessions.db'}"}
+    pf = _write_params(params, tmp / "params.yaml", serve)
+    try:
+        inproc = Service.build(params.model_copy(update={"serve": params.serve.model_copy(update=serve)}),
+                               store_root=tmp / "store-inproc", secret=secret)
+        with server_process(pf, secret) as (base, proc):
+            res = measure_overhead(inproc, base, TokenAuth(secret).issue("bench-user"), "bench-user", QUERIES,
+                                   pairs, server_pid=proc.pid, pin_cores=pin)
+        inproc.stop()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    res["seconds"] = round(time.perf_counter() - t0, 1)
+    res["headline"] = {"overhead_p50_ms": res["overhead_p50_ms"], "overhead_ratio": res["ratio_http_over_inprocess"],
+                       "load_average_before": res["load_average_before"]}
+    write_metrics("serve_overhead", res, seed=params.seed, threads=1, metrics_dir=out_dir)
+    serve_json = Path(out_dir or _root / "reports" / "metrics") / "serve.json"
+    if serve_json.exists():
+        doc = json.loads(serve_json.read_text())
+        doc.pop("_provenance", None)
+        doc["overhead"] = {k: v for k, v in res.items() if k != "headline"}
+        doc["headline"].update(overhead_p50_ms=res["overhead_p50_ms"], overhead_ratio=res["ratio_http_over_inprocess"])
+        doc["overhead_separate_run"] = {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                        "load_average_before": res["load_average_before"]}
+        doc["seed_claims"]["cache_hit_ms"]["measured_http_p50_ms_warm"] = res["http_p50_ms"]
+        write_metrics("serve", doc, seed=params.seed, threads=1, metrics_dir=out_dir)
+    return res

@@ -43,8 +43,12 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from mgw.serve.bench import run_bench
+    from mgw.serve.bench import run_bench, run_overhead_only
 
+    if args.overhead_only:
+        res = run_overhead_only(_params(args), pairs=args.pairs, pin=args.pin)
+        print(json.dumps({k: v for k, v in res.items() if not isinstance(v, dict)}, indent=2))
+        return 0
     out = run_bench(_params(args), full=args.full)
     print(json.dumps(out["headline"], indent=2))
     return 0
@@ -82,4 +86,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--full", action="store_true", help="the full settings: 2,000 SSE clients for 60 s, "
                                                        "1,000 fuzz requests")
     b.add_argument("--demo", type=int, default=None, metavar="N")
+    b.add_argument("--overhead-only", action="store_true",
+                   help="only the server overhead at 1 user (interleaved pairs; < 60 s after the server starts); "
+                        "updates serve.json's overhead when it exists")
+    b.add_argument("--pin", action="store_true", help="overhead: server on the last core, client on the first")
+    b.add_argument("--pairs", type=int, default=None, help="overhead pairs (default serve.bench_overhead_pairs)")
     b.set_defaults(serve_func=_bench)

@@ -1,5 +1,6 @@
-"""Load generators against a live server on 127.0.0.1: closed-loop users (latency percentiles, error rate,
-achieved QPS) and long-lived SSE clients, both asyncio + aiohttp so thousands of connections fit one process."""
+"""Load generators against a live server on 127.0.0.1: closed-loop users by locust headless (`run_locust`: the
+load levels), closed-loop users by asyncio + aiohttp (`run_users`: load alongside the Redis fault, in a thread of
+the bench process), and long-lived SSE clients by asyncio + aiohttp, so thousands of connections fit one process."""
 from __future__ import annotations
 
 import asyncio
@@ -67,6 +68,32 @@ async def _users(base: str, tokens: list[str], queries: list[str], users: int, s
 
 def run_users(base: str, tokens: list[str], queries: list[str], users: int, seconds: float) -> dict[str, Any]:
     return _run(_users(base, tokens, queries, users, seconds))
+
+
+def run_locust(base: str, tokens: list[str], queries: list[str], users: int, seconds: float,
+               counts: Any = None, warm_s: float = 0.5) -> dict[str, Any]:
+    """locust headless (mgw/serve/locustfile.py: FastHttpUser, no think time, all users at once) for a measured
+    window of `seconds` after `warm_s`; percentiles and counts from locust's own stats. `counts()` (the server's
+    request counts by status class) gives the 5xx the server answered; locust's failures also count refused or
+    timed-out connections. Runs in a child process (locust patches the standard library with gevent)."""
+    import json
+    import subprocess
+    import sys
+    from importlib.metadata import version
+
+    settings = {"host": base, "tokens": tokens[:max(users, 1)], "queries": list(queries), "users": users,
+                "seconds": seconds, "warm_s": warm_s}
+    before = counts() if counts else None
+    r = subprocess.run([sys.executable, "-m", "mgw.serve.locustfile", json.dumps(settings)], capture_output=True,
+                       text=True, timeout=seconds + warm_s + 120)
+    if r.returncode != 0:
+        raise RuntimeError(f"locust failed ({r.returncode}): {r.stderr[-2000:]}")
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    after = counts() if counts else None
+    n, failed = got["requests"], got["failures"]
+    return {"tool": f"locust {version('locust')}", "users": users, **got,
+            "errors_5xx": int(after["5xx"] - before["5xx"]) if counts else None,
+            "error_rate": round(failed / max(n, 1), 6)}
 
 
 async def _sse(base: str, tokens: list[str], clients: int, hold_s: float, results: int,
