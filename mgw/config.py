@@ -210,6 +210,7 @@ class GnnParams(Section):
     ablations: bool = True  # no id embeddings, no item-item edges, heads 1/2/4, hidden 64 (one seed each)
     search_task: bool = True  # the personalised-search task (needs the hypergraph store of the catalog)
     search_users: int = Field(300, ge=1)  # test users given a query
+    search_candidates: Literal["union", "pipeline"] = "union"  # union: query ANN + filtered CF sources
 
 
 class AbtestParams(Section):

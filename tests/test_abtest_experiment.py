@@ -116,3 +116,27 @@ def test_cli(tmp_path, capsys, monkeypatch):
     assert rc == 0 and "DECISION reranker@production vs utility" in capsys.readouterr().out
     assert main(["abtest", "--source", "synthetic", "--metrics-dir", str(tmp_path), "utility", "bogus"]) == 2
     assert main(["abtest", "--source", "synthetic", "--metrics-dir", str(tmp_path), "utility", "utility"]) == 2
+
+
+def test_per_task_decisions_read_the_train_outputs(tmp_path):
+    """`mgw abtest` asks "ship the GAT?" per task: its GAT vs that task's best baseline, from train's files."""
+    from mgw.abtest.run import per_task
+    from mgw.config import load_params
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for task, lift in (("recommend", 0.0), ("search", 0.3)):
+        for u in range(80):
+            base = rng.uniform(0, 0.5)
+            for ranker, v in (("als", base), ("reranker@1.0.0", base + lift + rng.normal(0, 0.05))):
+                rows.append({"ranker": ranker, "user_id": f"u{u}", "task": task, "ndcg@10": v, "recall@10": v,
+                             "mrr@10": v, "hitrate@10": float(v > 0.25)})
+    pd.DataFrame(rows).to_parquet(tmp_path / "tasks.parquet")
+    (tmp_path / "rerank.json").write_text(json.dumps({"model": {"version": "1.0.0"}, "headline": {
+        "recommend": {"best_baseline": "als"}, "search": {"best_baseline": "als"}, "rerank_p50_ms": 0.1}}))
+    out = per_task(load_params(), metrics_file=tmp_path / "rerank.json", tasks_file=tmp_path / "tasks.parquet")
+    assert set(out) == {"recommend", "search"}
+    assert out["search"]["control"] == "als" and out["search"]["n_users"] == 80
+    assert out["search"]["decisions"]["reranker@1.0.0"]["decision"] == "ship"
+    assert out["recommend"]["decisions"]["reranker@1.0.0"]["decision"] != "ship"
+    assert per_task(load_params(), metrics_file=tmp_path / "none.json", tasks_file=tmp_path / "tasks.parquet") == {}

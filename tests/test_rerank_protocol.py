@@ -133,3 +133,14 @@ def test_search_task_through_a_real_pipeline():
         assert len(rel) and all(items.ids[r] in allowed for r in rel)
         assert all(items.ids[c] in allowed for c in cand)  # filters applied inside the ANN
     assert 0 < phase.candidate_recall["pipeline"]["recall@30"] <= 1
+    # union: query ANN in the content quota + CF sources filtered to the query's titles, history excluded
+    quotas = {"content": 0.4, "itemknn": 0.2, "als": 0.3, "popularity": 0.1}
+    uphase, uinfo = search_phase(test, items.ids, list(cat["type"]), pipe, 20, seed=1, quotas=quotas)
+    assert uphase.queries == phase.queries and uinfo["candidate_sources"]["quotas"] == quotas
+    for k, (q, cand) in enumerate(zip(uphase.queries, uphase.cand)):
+        allowed = set(store.ids[store.indices(compile_query(parse(q)))])
+        assert len(set(cand.tolist())) == 30 and all(items.ids[c] in allowed for c in cand)
+        assert not np.isin(cand, uphase.histories[k].items).any()
+        np.testing.assert_allclose(uphase.cand_sim[k], uphase.features[k, :, 0], atol=1e-6)
+    assert uphase.candidate_recall["pipeline"] == phase.candidate_recall["pipeline"]
+    assert 0 < uphase.candidate_recall["union"]["recall@30"] <= 1

@@ -16,7 +16,7 @@ import pandas as pd
 from mgw.abtest import calibration as cal
 from mgw.abtest.clickmodel import PositionBasedModel, relevance_matrix
 from mgw.abtest.experiment import METRICS, offline_ab, per_user_from_lists, simulate_online
-from mgw.abtest.sources import default_arms, load_arms
+from mgw.abtest.sources import default_arms, load_arms, task_arms
 from mgw.abtest.synthetic import RankedArms, make_synthetic_arms
 from mgw.config import Params
 from mgw.errors import DataError
@@ -76,9 +76,23 @@ def run_abtest(params: Params, arms: Sequence[str] | None = None, control: str |
                                                power=ab.power) for t in treatments}
     if calibrate:
         result["calibration"] = calibrate_all(per_user, control, treatments[0], params, ranked)
+    if source != "synthetic":
+        result["tasks"] = per_task(params)
     if write:
         write_metrics("abtest", result, seed=seed, threads=1, metrics_dir=metrics_dir)
     return result
+
+
+def per_task(params: Params, **files) -> dict:
+    """Offline A/B per task of the last `mgw train` run: its GAT against that task's best baseline (the
+    comparator a team would ship otherwise), same users, same test, Holm over the metrics."""
+    ab = params.abtest
+    out = {}
+    for task, (per_user, control, gat) in task_arms(**files).items():
+        out[task] = offline_ab(per_user, control, [gat], metrics=METRICS, primary_metric=ab.primary_metric,
+                               alpha=ab.alpha, n_boot=ab.bootstrap, seed=params.seed, min_users=ab.min_users,
+                               mde=ab.mde, power=ab.power, test=ab.test)
+    return out
 
 
 def calibrate_all(per_user: dict[str, pd.DataFrame], control: str, treatment: str, params: Params,
@@ -119,6 +133,10 @@ def summary_lines(result: dict) -> list[str]:
                      f"p_holm={c['p_holm']:.3g} d_z={c['effect_dz']:+.2f}{'  *' if c['significant'] else ''}")
     for arm, d in off["decisions"].items():
         lines.append(f"DECISION {arm} vs {off['control']}: {d['decision'].upper()} — {d['reason']}")
+    for task, t in result.get("tasks", {}).items():
+        for arm, d in t["decisions"].items():
+            lines.append(f"[{task}] DECISION {arm} vs {t['control']} ({t['n_users']} users): "
+                         f"{d['decision'].upper()} — {d['reason']}")
     for arm, o in result.get("online", {}).items():
         s, il = o["split"], o["interleaving"]
         if "ctr" in s:

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 BASELINES = ("retriever", "popularity", "utility", "itemknn", "als", "lightgcn", "lightgbm")  # mgw.rerank.evaluate.BASELINES
 PER_USER_FILE = ROOT / "reports" / "rerank" / "per_user.parquet"
+PER_USER_TASKS_FILE = ROOT / "reports" / "rerank" / "per_user_tasks.parquet"
 RERANK_METRICS = ROOT / "reports" / "metrics" / "rerank.json"
 
 
@@ -119,3 +120,25 @@ def load_arms(arms: Sequence[str], params: Params) -> tuple[dict[str, pd.DataFra
         table = per_user_from_long(pd.read_parquet(PER_USER_FILE), list(resolved.values()))
         note = f"catalog artifacts missing ({e}); offline metrics read from {PER_USER_FILE.relative_to(ROOT)}, online simulation skipped"
         return {a: table[resolved[a]] for a in arms}, None, str(PER_USER_FILE.relative_to(ROOT)), [note]
+
+
+def task_arms(metrics_file: Path = RERANK_METRICS, tasks_file: Path = PER_USER_TASKS_FILE
+              ) -> dict[str, tuple[dict[str, pd.DataFrame], str, str]]:
+    """Per task of `mgw train` (recommend, search): (per-user metrics, control = that task's best baseline,
+    treatment = the GAT trained in that run) from its outputs, so "should the GAT ship" is asked per task.
+    Empty when `mgw train` has not written them."""
+    if not (metrics_file.exists() and tasks_file.exists()):
+        return {}
+    res = json.loads(metrics_file.read_text())
+    version = res.get("model", {}).get("version")
+    long = pd.read_parquet(tasks_file)
+    out = {}
+    for task, h in res.get("headline", {}).items():
+        if not isinstance(h, dict) or "best_baseline" not in h or "task" not in long:
+            continue
+        gat = f"reranker@{version}"
+        df = long[long["task"] == task].drop(columns="task")
+        if not {gat, h["best_baseline"]} <= set(df["ranker"]):
+            continue
+        out[task] = (per_user_from_long(df, [h["best_baseline"], gat]), h["best_baseline"], gat)
+    return out

@@ -124,7 +124,8 @@ def prepare(params: Params, pipeline: Any = None) -> Experiment:
         from mgw.rerank.search_task import search_phase
 
         phase, info = search_phase(test, data.items.ids, item_types(params, data), pipeline, gp.search_users,
-                                   params.seed)
+                                   params.seed, dict(gp.candidate_quotas) if gp.search_candidates == "union"
+                                   else None)
         exp.search_info = info
         if phase is not None:
             exp.tasks["search"] = phase
@@ -369,7 +370,7 @@ def run(params: Params, out_dir: str | Path | None = None, registry_dir: str | P
 
     # 5. register, 6. report
     rr, version, registry = register_model(exp, chosen, tasks, head, params, registry_dir)
-    latency = bench_latency(rr, exp.test, exp.data, gp.latency_queries, params.seed)
+    latency = bench_latency(rr, exp.test, exp.data, gp.latency_queries, params.seed, index_params=params.index)
     latency["load_average"] = list(os.getloadavg())  # absolute times on a shared machine: read with the load
     head["rerank_p50_ms"] = latency["rerank_ms"]["p50"]
     head["rerank_unknown_user_p50_ms"] = latency["rerank_pref_vector_ms"]["p50"]

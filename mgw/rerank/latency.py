@@ -3,6 +3,7 @@ goal p50 ≤ 1 ms on CPU). The harness owns the timing; the Reranker only rerank
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 
@@ -16,18 +17,41 @@ def _pct(ns: list[int]) -> dict:
             "p99": float(np.percentile(a, 99)), "mean": float(a.mean()), "n": int(len(a))}
 
 
-def bench_latency(rr: Reranker, phase: Phase, data: RerankData, queries: int, seed: int, threads: int = 1) -> dict:
+def bench_latency(rr: Reranker, phase: Phase, data: RerankData, queries: int, seed: int, threads: int = 1,
+                  index_params: Any = None) -> dict:
     """p50/p95/p99 ms of: rerank(known user), rerank(preference vector), update_user (new history).
 
     BLAS is limited to `threads` (default 1, one request per core): for these small matrix products,
     multi-threaded BLAS on a busy 2-core machine spent ~100x longer synchronising than computing.
+    With `index_params` (the `index:` block) a user the model has not seen finds its pseudo-history through an
+    ANN index over the reranker's items, as in serving (`GatAdapter.use_index`), not by a scan of every item.
     """
     from threadpoolctl import threadpool_limits
 
+    if index_params is not None:
+        attach_item_index(rr, index_params, seed)
     with threadpool_limits(limits=threads):
         out = _bench(rr, phase, data, queries, seed)
     out["blas_threads"] = threads
+    out["unknown_user_neighbours"] = "ann index" if index_params is not None else "scan"
     return out
+
+
+def attach_item_index(rr: Reranker, index_params: Any, seed: int, build_threads: int = 2) -> None:
+    """An `index:`-configured ANN index over the reranker's item vectors, queried with one thread, finds a
+    preference vector's pseudo-history (serving has the search pipeline's index for this)."""
+    from mgw.index import index_spec, make_index
+
+    name, build, query = index_spec(index_params)
+    x = rr.cache.item_x.numpy()
+    index = make_index(name, x.shape[1], "cosine", threads=build_threads, seed=seed, **build)
+    index.build(x, [str(i) for i in range(len(x))])
+    index.set_query_params(threads=1, **query)
+
+    def nearest(pref: np.ndarray, n: int) -> np.ndarray:
+        found, _ = index.search(np.asarray(pref, dtype=np.float32), n)
+        return np.fromiter(map(int, found), dtype=np.int64, count=len(found))
+    rr.use_item_search(nearest)
 
 
 def _bench(rr: Reranker, phase: Phase, data: RerankData, queries: int, seed: int) -> dict:

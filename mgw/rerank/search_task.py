@@ -6,6 +6,12 @@ the 1990s"), or type and decade ("movies from the 1990s"). The query goes throug
 search pipeline (filters inside the ANN, top-`candidates`); relevant = the user's future positives that satisfy
 the parsed filters. A template is used only when the drawn item satisfies the filters the parser read from it; queries matching fewer than `candidates` titles are dropped (counted), so every list
 has the same length. The pipeline comes in as an argument (search sits above this layer).
+
+Candidates (`gnn.search_candidates`): `pipeline` = the pipeline's top-`candidates` for the query alone; `union`
+(default) = the recommend task's quotas with the query's ANN results in the content source's place and the
+collaborative sources (item-kNN, ALS, decayed popularity) restricted to the titles that satisfy the parsed
+filters — query-filtered personal retrieval, so the list holds titles of the asked-for kind that this user may
+want. Every candidate satisfies the filters either way; history items are excluded from the union.
 """
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ import numpy as np
 
 from mgw.hypergraph.expr import compile_query
 from mgw.query import GENRE_WORDS, parse
+from mgw.rerank.candidates import SOURCES, quota_counts, recall, source_scores, topn, union
 from mgw.rerank.dataset import Phase
 
 TEMPLATES = ("{genre}", "{genre} from the {decade}s", "{type}s from the {decade}s")
@@ -61,22 +68,25 @@ class _Capture:
 
     def __init__(self):
         self.last: tuple[list[str], np.ndarray] | None = None
+        self.vector: np.ndarray | None = None
 
     def rerank(self, user, candidate_ids, candidate_scores, k=None, query_vector=None):
         self.last = (list(candidate_ids), np.asarray(candidate_scores, np.float32))
+        self.vector = None if query_vector is None else np.asarray(query_vector, np.float32)
         return list(candidate_ids), np.asarray(candidate_scores, float)
 
 
-def search_phase(test: Phase, item_ids: list[str], item_type: list[Any], pipeline: Any, n_users: int, seed: int
-                 ) -> tuple[Phase | None, dict]:
-    """The search task's phase over the recommend test phase's users (same histories, features space)."""
+def search_phase(test: Phase, item_ids: list[str], item_type: list[Any], pipeline: Any, n_users: int, seed: int,
+                 quotas: dict[str, float] | None = None) -> tuple[Phase | None, dict]:
+    """The search task's phase over the recommend test phase's users (same histories, features space).
+    `quotas` (the recommend union's; None = the pipeline's list alone): see the module docstring."""
     rng = np.random.default_rng(seed)
     row_of = {e: i for i, e in enumerate(item_ids)}
     store_row = pipeline.store.index
     cap = _Capture()
     pipe = pipeline.replace(reranker=cap)
     c = pipe.candidates
-    keep, cands, sims, rels, queries = [], [], [], [], []
+    keep, cands, sims, rels, queries, pipe_rows = [], [], [], [], [], []
     dropped = {"no_catalog_positive": 0, "no_template": 0, "too_few_matches": 0}
     for k in rng.permutation(len(test.users)):
         if len(keep) >= n_users:
@@ -108,12 +118,26 @@ def search_phase(test: Phase, item_ids: list[str], item_type: list[Any], pipelin
         if len(ids) < c:
             dropped["too_few_matches"] += 1
             continue
+        rows = np.array([row_of[i] for i in ids[:c]], dtype=np.int64)
+        sim = np.asarray(s[:c], np.float32)
+        if quotas is not None:
+            qvec = cap.vector
+            ok = np.array([row_of[i] for i in allowed if i in row_of], dtype=np.int64)
+            rows = personal_union(test, k, rows, ok, quotas, c)
+            if rows is None:
+                dropped["too_few_matches"] += 1
+                continue
+            sim = (test.space.item_emb[rows] @ qvec).astype(np.float32)
         keep.append(k)
-        cands.append([row_of[i] for i in ids[:c]])
-        sims.append(s[:c])
+        pipe_rows.append([row_of[i] for i in ids[:c]])
+        cands.append(rows)
+        sims.append(sim)
         rels.append(np.array([r for r in test.relevant[k] if item_ids[r] in allowed], dtype=np.int64))
         queries.append(q)
-    info = {"users": len(keep), "dropped": dropped, "templates": list(TEMPLATES), "candidates": c}
+    info = {"users": len(keep), "dropped": dropped, "templates": list(TEMPLATES), "candidates": c,
+            "candidate_sources": "pipeline" if quotas is None else {"union of": "pipeline (content's quota) + "
+                                                                    "filtered item-kNN / ALS / popularity",
+                                                                    "quotas": dict(quotas)}}
     if not keep:
         return None, info
     sub = test.subset(np.array(keep))
@@ -121,9 +145,27 @@ def search_phase(test: Phase, item_ids: list[str], item_type: list[Any], pipelin
     sim = np.asarray(sims, dtype=np.float32)
     sub.cand, sub.cand_sim, sub.relevant, sub.task, sub.queries = cand, sim, rels, "search", queries
     sub.features = test.space.batch(sub.contexts, cand, sim)
-    rec = float(np.mean([np.isin(r, cc).sum() / len(r) for r, cc in zip(rels, cand)]))
-    sub.candidate_recall = {"pipeline": {f"recall@{c}": rec}}
+    sub.candidate_recall = {"pipeline": {f"recall@{c}": float(recall(np.asarray(pipe_rows), rels).mean())}}
+    if quotas is not None:
+        sub.candidate_recall["union"] = {f"recall@{c}": float(recall(cand, rels).mean())}
     return sub, info
+
+
+def personal_union(test: Phase, k: int, pipeline_rows: np.ndarray, allowed_rows: np.ndarray,
+                   quotas: dict[str, float], c: int) -> np.ndarray | None:
+    """One user's search candidates: the pipeline's rows in the content source's quota, the collaborative
+    sources' best rows among `allowed_rows` in theirs (history excluded); None when fewer than c distinct."""
+    cf, hist = test.space.cf, test.histories[k]
+    scores = source_scores(cf, [test.users[k]], test.pref[k:k + 1], test.space.item_emb, [hist.positive_items])
+    mask = np.full(test.space.item_emb.shape[0], -np.inf)
+    mask[allowed_rows] = 0.0
+    ranked = {"content": pipeline_rows[~np.isin(pipeline_rows, hist.items)][None]}
+    for name in SOURCES:
+        if name != "content" and quotas.get(name, 0) > 0:
+            ranked[name] = topn((scores[name][0] + mask)[None], c, [hist.items])
+    q = quota_counts(quotas, c)
+    out = union({n: ranked[n] for n in q}, q, c, strict=False)[0]
+    return None if (out < 0).any() else out
 
 
 def sorted_genres(space) -> list[str]:
