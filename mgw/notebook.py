@@ -82,8 +82,9 @@ def run_note(report: str) -> str:
         "02_": lambda: f"datasets {', '.join(p.bench.datasets)}; bench.grid={p.bench.grid}, {p.bench.queries} queries × "
                        f"{p.bench.runs} runs. Full benchmark: {FULL_BENCH}.",
         "03_": lambda: f"{p.tune.trials} Optuna trials on {p.tune.queries} queries. More: `dvc exp run -S tune.trials=48`.",
-        "04_": lambda: f"{p.gnn.epochs} GAT epochs, LightGCN {p.gnn.lightgcn_epochs}, {p.gnn.bootstrap} bootstrap "
-                       "resamples. Longer: `dvc exp run -S gnn.epochs=20 -S gnn.lightgcn_epochs=60`.",
+        "04_": lambda: f"{p.gnn.epochs} GAT epochs × {p.gnn.seeds} seed(s), ablations {'on' if p.gnn.ablations else 'off'}, "
+                       f"LightGCN {p.gnn.lightgcn_epochs}, {p.gnn.bootstrap} bootstrap resamples. Fuller: `dvc exp run "
+                       "-S gnn.epochs=20 -S gnn.lightgcn_epochs=60 -S gnn.seeds=3 -S gnn.ablations=true`.",
         "07_": lambda: f"{p.store.crash_runs} SIGKILLs. More: `dvc exp run -S store.crash_runs=100`.",
         "08_": lambda: f"{p.cache.sim_requests:,} simulated requests per workload. More: "
                        "`dvc exp run -S cache.sim_requests=100000`.",
