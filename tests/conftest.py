@@ -12,12 +12,6 @@ from mgw.config import data_dir
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
-# ranx, the independent cross-check of the ranking metrics (tests/test_rerank.py), runs its metric functions as
-# plain Python: numba would JIT-compile them on first use in every fresh environment (79 s of a 2-core CI run,
-# over 2 minutes at load 5) for a check that takes milliseconds interpreted; the same ranx source, the same
-# numbers. Only ranx uses numba in this suite; numba reads the variable when it is first imported.
-os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
-
 # Hypothesis budgets. Suites without their own max_examples (the bad-input fuzzers) take it from the profile:
 # "ci" (CI=true) and "dev" (default) are bounded so the test command stays fast; "long" is the local soak run:
 #   HYPOTHESIS_PROFILE=long .venv/bin/python -m pytest tests/test_fuzz_ingest.py tests/test_fuzz_index.py
