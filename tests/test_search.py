@@ -321,3 +321,16 @@ def test_gat_scale_compares_before_scan_and_index(tmp_path):
     assert r["rerank_p50_ms_before"] > 0 and r["rerank_p50_ms_index"] > 0 and r["rerank_p50_ms_scan"] > 0
     assert 0 <= r["identical_top10_pages"] <= 1 and r["pseudo_history_recall"] > 0.9
     assert (tmp_path / "g.json").exists()
+
+
+def test_utility_reranker_by_name_even_with_a_registered_gat(tmp_path):
+    """`search.reranker: utility` names the utility score; the reranker study's search task uses it (a made-up
+    registry name there once made `mgw train` skip the search task in the main job)."""
+    from mgw.config import load_params
+    from mgw.search.rerankers import UTILITY, production_reranker
+
+    params = load_params()
+    params = params.model_copy(update={"search": params.search.model_copy(update={"reranker": UTILITY})})
+    cat = small_catalog(50, seed=4)
+    store = HypergraphStore.from_catalog(cat, ModelledAvailability(REGIONS, 0.3, 1).rows(cat), REGIONS)
+    assert isinstance(production_reranker(params, store), UtilityReranker)

@@ -57,10 +57,11 @@ def _search_pipeline(params):
     """The real search pipeline over the catalog the reranker uses (utility reranker: the task swaps it)."""
     from mgw.errors import MgwError
     from mgw.search.build import build_pipeline
+    from mgw.search.rerankers import UTILITY
 
     try:
         return build_pipeline(params.model_copy(update={"search": params.search.model_copy(
-            update={"reranker": "__none__"})}), processed=_catalog_dir(params))
+            update={"reranker": UTILITY})}), processed=_catalog_dir(params))
     except (FileNotFoundError, MgwError, KeyError) as e:
         print(f"personalised-search task skipped: {e}")
         return None

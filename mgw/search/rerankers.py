@@ -110,13 +110,19 @@ class GatAdapter:
         return (ids[:k], scores[:k]) if k else (ids, scores)
 
 
+UTILITY = "utility"  # search.reranker value that selects the seed's utility score instead of a registered GAT
+
+
 def production_reranker(params: Any, store: HypergraphStore) -> Reranker:
     """The registry's GAT at `search.reranker` (alias or version, registry `gnn.registry_dir`) when one is
     registered; the seed's utility score otherwise (the response's metadata.model says which answered).
-    A registered but corrupt model fails loudly rather than silently serving the fallback."""
+    A registered but corrupt model fails loudly rather than silently serving the fallback.
+    `search.reranker: utility` asks for the utility score itself (the reranker study's search task does)."""
     from mgw.errors import UnknownIdError
     from mgw.rerank import load_reranker
 
+    if params.search.reranker == UTILITY:
+        return UtilityReranker(store)
     try:
         gat = load_reranker(params.search.reranker, params)
     except (UnknownIdError, FileNotFoundError):
