@@ -1,4 +1,5 @@
-"""`mgw ingest | resolve | embed` — the foundation stages (see mgw/data/stages.py)."""
+"""`mgw ingest | resolve | embed` — the foundation stages (see mgw/data/stages.py). The stages (and pandas) are
+imported inside each command, so building the CLI parser for any other command does not load them."""
 from __future__ import annotations
 
 import argparse
@@ -14,7 +15,7 @@ def _params(args: argparse.Namespace):
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from mgw.data import stages  # pandas and the stages load only for the command that runs
+    from mgw.data import stages
     m = stages.run_ingest(_params(args), Path(args.interim), Path(args.metrics), show_progress=not args.quiet)
     print(json.dumps({k: m[k] for k in ("source", "rows", "items", "rejected", "accounted")}))
     return 0
@@ -24,7 +25,7 @@ def _resolve(args: argparse.Namespace) -> int:
     overrides = {"resolve": {"engine": args.engine}} if args.engine else {}
     params = load_params(args.params, overrides={**({"data": {"source": args.source}} if args.source else {}),
                                                  **overrides})
-    from mgw.data import stages  # pandas and the stages load only for the command that runs
+    from mgw.data import stages
     m = stages.run_resolve(params, Path(args.interim), Path(args.processed), Path(args.metrics))
     print(json.dumps({k: m[k] for k in ("listings", "entities", "candidate_pairs", "merges")} | m["headline"]))
     return 0
@@ -32,9 +33,9 @@ def _resolve(args: argparse.Namespace) -> int:
 
 def _resolve_sample(args: argparse.Namespace) -> int:
     """Draw candidate pairs for hand labelling (the gold set's sampler, mgw.data.resolve.sampling)."""
+    from mgw.data import stages
     from mgw.data.resolve import sampling
 
-    from mgw.data import stages  # pandas and the stages load only for the command that runs
     items = stages.load_items(Path(args.interim))
     pool = sampling.candidate_pool(items)
     sheet = sampling.to_label_sheet(items, sampling.stratified_sample(pool, args.per_class, args.seed))
@@ -45,7 +46,7 @@ def _resolve_sample(args: argparse.Namespace) -> int:
 
 
 def _embed(args: argparse.Namespace) -> int:
-    from mgw.data import stages  # pandas and the stages load only for the command that runs
+    from mgw.data import stages
     m = stages.run_embed(_params(args), Path(args.processed), Path(args.metrics), show_progress=not args.quiet)
     print(json.dumps({k: m.get(k) for k in ("runtime", "count", "embedded", "cached", "texts_per_s", "stage_wall_s",
                                             "headline")}))

@@ -218,6 +218,12 @@ def browser_run(base: str, token: str, folder: Path) -> dict[str, Any]:
             "status": got["status"]}
 
 
+def _unthrottled(tmp: Path) -> dict[str, Any]:
+    """serve settings of every benchmark server: no per-token rate limit (it would answer the load with 429s) and
+    session checkpoints in a throwaway SQLite file."""
+    return {"rate_per_s": 1e6, "rate_burst": 1_000_000, "sql_url": f"sqlite:///{tmp / 'sessions.db'}"}
+
+
 def run_bench(params: Any, full: bool = False, out_dir: Path | None = None) -> dict[str, Any]:
     from mgw.provenance import stamp  # noqa: F401  (write_metrics stamps)
     from mgw.reporting import write_metrics
@@ -233,8 +239,7 @@ def run_bench(params: Any, full: bool = False, out_dir: Path | None = None) -> d
     secret = "bench-" + os.urandom(24).hex()
     auth = TokenAuth(secret)
     tmp = Path(tempfile.mkdtemp(prefix="mgw-serve-bench-"))
-    load_serve = {"rate_per_s": 1e6, "rate_burst": 1_000_000, "heartbeat_s": 5.0,
-                  "sql_url": f"sqlite:///{tmp / 'sessions.db'}"}
+    load_serve = {**_unthrottled(tmp), "heartbeat_s": 5.0}
     pf = _write_params(params, tmp / "params.yaml", load_serve)
     out: dict[str, Any] = {"settings": {"full": full, "sse_clients": sse_clients, "sse_hold_s": hold_s,
                                         "fuzz_examples": fuzz_examples, "users": sp.bench_users,
@@ -300,7 +305,7 @@ def run_overhead_only(params: Any, pairs: int | None = None, out_dir: Path | Non
     pairs = pairs or params.serve.bench_overhead_pairs
     secret = "bench-" + os.urandom(24).hex()
     tmp = Path(tempfile.mkdtemp(prefix="mgw-serve-overhead-"))
-    serve = {"rate_per_s": 1e6, "rate_burst": 1_000_000, "sql_url": f"sqlite:///{tmp / 'sessions.db'}"}
+    serve = _unthrottled(tmp)
     pf = _write_params(params, tmp / "params.yaml", serve)
     try:
         inproc = Service.build(params.model_copy(update={"serve": params.serve.model_copy(update=serve)}),

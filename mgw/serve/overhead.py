@@ -20,6 +20,8 @@ from urllib.parse import urlencode
 
 import numpy as np
 
+from mgw.serve.loadgen import percentiles
+
 
 def _proc_cpu_s(pid: int) -> float | None:
     """utime + stime of a process (all threads) from /proc; None off Linux."""
@@ -124,7 +126,7 @@ def measure(svc: Any, base: str, token: str, user: str, queries: Sequence[str], 
         "paired_diff_p25_p75_ms": [round(float(np.percentile(diff, q)) * ms, 4) for q in (25, 75)],
         "diff_of_p50_ms": round(pb - pa, 4), "ratio_http_over_inprocess": round(pb / pa, 3),
         "health_http_p50_ms": round(float(np.median(health)) * ms, 4),
-        "inprocess": _pcts(a), "http": _pcts(b),
+        "inprocess": percentiles(a), "http": percentiles(b),
         "cpu_inprocess_ms_per_request": round(inproc_cpu * ms, 4),
         "cpu_client_ms_per_request": round((c1 - c0) / n_cpu * ms, 4),
     }
@@ -137,7 +139,3 @@ def measure(svc: Any, base: str, token: str, user: str, queries: Sequence[str], 
                    cpu_overhead_ms_per_request=round((server_cpu + (c1 - c0) / n_cpu - inproc_cpu) * ms, 4))
     return out
 
-
-def _pcts(lat_s: list[float]) -> dict[str, float]:
-    a = np.asarray(lat_s) * 1e3
-    return {f"p{q}_ms": round(float(np.percentile(a, q)), 3) for q in (50, 95, 99)}
